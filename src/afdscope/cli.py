@@ -1,5 +1,292 @@
-"""Placeholder replaced below."""
+"""The `afdscope` command: a thin layer over the library.
+
+Heavy imports (numpy, pydantic, matplotlib) happen inside the commands so `afdscope --help` starts fast.
+Every bad input surfaces as one `error: …` line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from afdscope import __version__
+from afdscope.errors import AfdscopeError
+
+app = typer.Typer(
+    help="AFD vs large-scale EP for MoE inference: the paper's analysis (arXiv 2602.09721) and beyond.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+model_app = typer.Typer(help="One model's spec.", no_args_is_help=True)
+hardware_app = typer.Typer(help="List the hardware catalog, or show one device.", invoke_without_command=True)
+paper_app = typer.Typer(help="The analyses of arXiv 2602.09721, reproduced.", no_args_is_help=True)
+app.add_typer(model_app, name="model")
+app.add_typer(hardware_app, name="hardware")
+app.add_typer(paper_app, name="paper")
+
+
+class Fmt(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+class ValueSetOpt(str, Enum):
+    paper = "paper"
+    datasheet = "datasheet"
+
+
+class DedupOpt(str, Enum):
+    paper = "paper"
+    hypergeometric = "hypergeometric"
+
+
+FormatOpt = Annotated[Fmt, typer.Option("--format", "-f", help="Output format.")]
+PlotOpt = Annotated[Path | None, typer.Option("--plot", help="Also write a figure to this PNG file.")]
+SloOpt = Annotated[float | None, typer.Option("--slo-ms", help="TPOT SLO in ms (paper preset: 45).")]
+PresetOpt = Annotated[
+    str, typer.Option("--preset", help="Named option set: paper, full-duplex, hypergeometric, corrected.")
+]
+FullDuplexOpt = Annotated[
+    bool | None,
+    typer.Option("--full-duplex/--half-duplex", help="Links carry dispatch and combine at once (2·H B/token)."),
+]
+DedupOptT = Annotated[
+    DedupOpt | None, typer.Option("--dedup", help="Node dedup: paper max(1,K/N_F) or hypergeometric.")
+]
+AccOpt = Annotated[float | None, typer.Option("--accepted-tokens", help="L_acc: tokens accepted per step.")]
+GapOpt = Annotated[float | None, typer.Option("--step-gap-ms", help="t_g: per-step gap in ms.")]
+MaxNodesOpt = Annotated[int, typer.Option("--max-ffn-nodes", min=1, max=4096, help="Sweep N_F = 1..this.")]
+SetOpt = Annotated[ValueSetOpt, typer.Option("--hardware-set", help="Datasheet peaks or the paper's Table 5.")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"afdscope {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    pass
+
+
+def _split(values: list[str] | None) -> list[str] | None:
+    """Accept both repeated options and comma-separated lists."""
+    if not values:
+        return None
+    return [v.strip() for item in values for v in item.split(",") if v.strip()]
+
+
+def _options(preset: str, slo_ms, accepted_tokens, step_gap_ms, full_duplex, dedup):
+    from afdscope.paper.options import preset as make_preset
+
+    return make_preset(
+        preset,
+        slo_s=None if slo_ms is None else slo_ms * 1e-3,
+        accepted_tokens_per_step=accepted_tokens,
+        step_gap_s=None if step_gap_ms is None else step_gap_ms * 1e-3,
+        full_duplex=full_duplex,
+        dedup=None if dedup is None else dedup.value,
+    )
+
+
+def _check_plot(plot: Path | None) -> None:
+    if plot is not None and plot.suffix.lower() != ".png":
+        raise AfdscopeError(f"--plot '{plot}': figures are PNG; give a file name ending in .png")
+
+
+# ---------------------------------------------------------------- catalog
+
+
+@app.command("models")
+def models_cmd(fmt: FormatOpt = Fmt.table) -> None:
+    """List the model catalog."""
+    from afdscope.catalog.model_catalog import list_models, load_model
+    from afdscope.report.catalog_rows import model_summary_row
+    from afdscope.report.output import print_rows
+
+    print_rows([model_summary_row(load_model(n)) for n in list_models()], fmt.value, "Models")
+
+
+@model_app.command("show")
+def model_show(
+    name: Annotated[str, typer.Argument(help="Short name (see `afdscope models`) or path to a config.json.")],
+    fmt: FormatOpt = Fmt.table,
+) -> None:
+    """Show one model: layers, experts, attention geometry, KV bytes and parameters."""
+    from afdscope.catalog.model_catalog import load_model
+    from afdscope.report.catalog_rows import model_detail
+    from afdscope.report.output import print_rows, to_json
+
+    detail = model_detail(load_model(name))
+    if fmt is Fmt.json:
+        print(to_json(detail))
+    else:
+        print_rows([{"field": k, "value": v} for k, v in detail.items()], fmt.value, name)
+
+
+@hardware_app.callback()
+def hardware_list(
+    ctx: typer.Context, value_set: SetOpt = ValueSetOpt.datasheet, fmt: FormatOpt = Fmt.table
+) -> None:
+    """List the hardware catalog (effective, sustained values)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from afdscope.catalog.hardware_catalog import list_hardware, load_hardware
+    from afdscope.report.catalog_rows import hardware_summary_row
+    from afdscope.report.output import print_rows
+
+    names = list_hardware()
+    if value_set is ValueSetOpt.paper:
+        from afdscope.catalog.hardware_catalog import PAPER_HARDWARE
+
+        names = list(PAPER_HARDWARE)
+    rows = [hardware_summary_row(load_hardware(n, value_set.value)) for n in names]
+    print_rows(rows, fmt.value, f"Hardware ({value_set.value} values)")
+
+
+@hardware_app.command("show")
+def hardware_show(
+    name: Annotated[str, typer.Argument(help="Short name (see `afdscope hardware`) or path to a YAML file.")],
+    value_set: SetOpt = ValueSetOpt.datasheet,
+    fmt: FormatOpt = Fmt.table,
+) -> None:
+    """Show one device: peaks, sustained fractions, effective values, sources."""
+    from afdscope.catalog.hardware_catalog import load_hardware
+    from afdscope.report.catalog_rows import hardware_detail
+    from afdscope.report.output import print_rows, to_json
+
+    detail = hardware_detail(load_hardware(name, value_set.value))
+    if fmt is Fmt.json:
+        print(to_json(detail))
+    else:
+        print_rows([{"field": k, "value": v} for k, v in detail.items()], fmt.value, name)
+
+
+# ---------------------------------------------------------------- paper
+
+
+@paper_app.command("matrix")
+def paper_matrix(
+    slo_ms: SloOpt = None,
+    value_set: SetOpt = ValueSetOpt.paper,
+    hardware: Annotated[list[str] | None, typer.Option("--hardware", help="Devices (default: paper's 8).")] = None,
+    models: Annotated[list[str] | None, typer.Option("--models", help="Models (default: paper's 6).")] = None,
+    preset: PresetOpt = "paper",
+    full_duplex: FullDuplexOpt = None,
+    dedup: DedupOptT = None,
+    accepted_tokens: AccOpt = None,
+    step_gap_ms: GapOpt = None,
+    max_ffn_nodes: MaxNodesOpt = 64,
+    fmt: FormatOpt = Fmt.table,
+    plot: PlotOpt = None,
+) -> None:
+    """The hardware × model matrix of AFD FFN-side HFU ceilings (paper Fig. 5)."""
+    from afdscope.paper.study import matrix_study
+    from afdscope.report.output import print_rows
+    from afdscope.report.paper_rows import matrix_rows
+
+    _check_plot(plot)
+    options = _options(preset, slo_ms, accepted_tokens, step_gap_ms, full_duplex, dedup)
+    cells = matrix_study(_split(models), _split(hardware), value_set.value, options, max_ffn_nodes)
+    if plot:
+        from afdscope.report.figures import plot_matrix
+
+        plot_matrix(cells, plot)
+    print_rows(matrix_rows(cells), fmt.value, "AFD FFN-side HFU ceiling")
+
+
+@paper_app.command("curve")
+def paper_curve(
+    model: Annotated[str, typer.Option("--model", help="Model short name or config.json path.")],
+    hardware: Annotated[str, typer.Option("--hardware", help="Hardware short name or YAML path.")],
+    slo_ms: SloOpt = None,
+    value_set: SetOpt = ValueSetOpt.paper,
+    preset: PresetOpt = "paper",
+    full_duplex: FullDuplexOpt = None,
+    dedup: DedupOptT = None,
+    accepted_tokens: AccOpt = None,
+    step_gap_ms: GapOpt = None,
+    max_ffn_nodes: MaxNodesOpt = 64,
+    fmt: FormatOpt = Fmt.table,
+    plot: PlotOpt = None,
+) -> None:
+    """One row per FFN node count: G, tokens, intensity, OFU, S_t, HFU, regime (paper Fig. 4)."""
+    from afdscope.paper.study import curve_study
+    from afdscope.report.output import print_rows
+    from afdscope.report.paper_rows import curve_rows
+
+    _check_plot(plot)
+    options = _options(preset, slo_ms, accepted_tokens, step_gap_ms, full_duplex, dedup)
+    study = curve_study(model, hardware, value_set.value, options, max_ffn_nodes)
+    if plot:
+        from afdscope.report.figures import plot_curve
+
+        plot_curve(study.curve, study.boundaries, study.title, plot)
+    print_rows(curve_rows(study.curve), fmt.value, study.title)
+
+
+@paper_app.command("imbalance")
+def paper_imbalance(
+    sigma: Annotated[list[float] | None, typer.Option("--sigma", help="σ values (default 0.70–0.85).")] = None,
+    lam: Annotated[list[float] | None, typer.Option("--lambda", help="Keep only these λ = N_A/N_F.")] = None,
+    n_ffn: Annotated[list[int] | None, typer.Option("--n-ffn", help="FFN node counts (default 2 4 6).")] = None,
+    lambda_max: Annotated[float, typer.Option("--lambda-max", help="Largest λ.")] = 5.0,
+    fmt: FormatOpt = Fmt.table,
+    plot: PlotOpt = None,
+) -> None:
+    """α for large-scale EP and AFD under EP imbalance over the paper's Fig. 6 grid."""
+    from afdscope.paper.study import imbalance_study
+    from afdscope.report.output import print_rows
+    from afdscope.report.paper_rows import imbalance_rows
+
+    _check_plot(plot)
+    grid = imbalance_study(sigma, n_ffn, lam, lambda_max)
+    if plot:
+        from afdscope.report.figures import plot_imbalance
+
+        plot_imbalance(grid, plot)
+    print_rows(imbalance_rows(grid), fmt.value, "α: AFD (whole nodes) vs EP at equal λ")
+
+
+@paper_app.command("all")
+def paper_all(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("afdscope-out"),
+    slo_ms: SloOpt = None,
+    preset: PresetOpt = "paper",
+) -> None:
+    """Write the paper's tables (CSV + Markdown) and figures (PNG) into a folder."""
+    from afdscope.paper.study import write_paper_outputs
+
+    options = _options(preset, slo_ms, None, None, None, None)
+    summary = write_paper_outputs(out, options)
+    print(summary.text)
 
 
 def main() -> None:
-    pass
+    try:
+        code = app(standalone_mode=False)
+    except AfdscopeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except typer.Abort:
+        print("error: aborted", file=sys.stderr)
+        sys.exit(1)
+    except typer.TyperException as exc:  # usage errors: unknown option, bad value, missing argument
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            print(message)
+            sys.exit(0)
+        print(f"error: {' '.join(message.split())} (see --help)", file=sys.stderr)
+        sys.exit(2)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,115 @@
+"""Figures of the paper analyses (matplotlib, Agg backend; imported only when a figure is asked for)."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from afdscope.paper.ceiling import Ceiling
+from afdscope.paper.ffn_rank import REGIMES, RankCurve, RegimeBoundaries
+from afdscope.paper.imbalance import ImbalanceGrid
+from afdscope.report.output import atomic_write
+
+_REGIME_COLOURS = {
+    "scale_up_bound": "#d6eaf8",
+    "stable_intensity": "#d5f5e3",
+    "scale_out_bound": "#fdebd0",
+    "max_intensity": "#fadbd8",
+}
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: str | Path) -> Path:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=130, bbox_inches="tight")
+    _pyplot().close(fig)
+    return atomic_write(path, buf.getvalue())
+
+
+def plot_curve(curve: RankCurve, bounds: RegimeBoundaries, title: str, path: str | Path) -> Path:
+    """HFU and normalised intensity vs N_F, regimes shaded, dead zone named (paper Fig. 4/5)."""
+    plt = _pyplot()
+    n_f = curve.n_ffn_nodes
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    # Shade each run of equal regime.
+    edges = np.flatnonzero(np.diff(curve.regime)) + 1
+    for start, stop in zip(np.r_[0, edges], np.r_[edges, len(n_f)], strict=True):
+        name = REGIMES[int(curve.regime[start])]
+        ax.axvspan(n_f[start] - 0.5, n_f[stop - 1] + 0.5, color=_REGIME_COLOURS[name], lw=0)
+    for name, colour in _REGIME_COLOURS.items():
+        ax.fill_between([], [], color=colour, label=name.replace("_", " "))
+    ax.plot(n_f, curve.hfu * 100, "o-", color="#1f4e79", ms=3, label="HFU (%)")
+    bad = ~curve.feasible
+    if bad.any():
+        ax.plot(n_f[bad], curve.hfu[bad] * 100, "x", color="#c0392b", label="fails a memory check")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("FFN nodes N_F")
+    ax.set_ylabel("HFU (%)")
+    ax.set_ylim(0, max(105, float(curve.hfu.max()) * 110))
+    if bounds.dead_zone_start <= n_f.max() and not np.all(curve.regime == 0):
+        ax.annotate(
+            f"dead zone: HFU ≈ {bounds.floor_hfu:.1%}",
+            xy=(bounds.dead_zone_start, bounds.floor_hfu * 100),
+            xytext=(bounds.dead_zone_start, bounds.floor_hfu * 100 + 25),
+            arrowprops={"arrowstyle": "->"},
+        )
+    ax2 = ax.twinx()
+    ax2.plot(n_f, curve.intensity / curve.intensity[0], "s--", color="#7d3c98", ms=2, label="I / I(N_F=1)")
+    ax2.set_ylabel("normalised intensity")
+    lines = ax.get_legend_handles_labels()
+    lines2 = ax2.get_legend_handles_labels()
+    ax.legend(lines[0] + lines2[0], lines[1] + lines2[1], fontsize=7, loc="upper right")
+    ax.set_title(title)
+    return _save(fig, path)
+
+
+def plot_matrix(cells: Sequence[Ceiling], path: str | Path, title: str = "AFD FFN-side HFU ceiling") -> Path:
+    """Hardware × model heatmap of the HFU ceiling; memory-limited cells marked (paper Fig. 5)."""
+    plt = _pyplot()
+    hws = list(dict.fromkeys(c.hardware for c in cells))
+    models = list(dict.fromkeys(c.model for c in cells))
+    grid = np.full((len(hws), len(models)), np.nan)
+    fig, ax = plt.subplots(figsize=(1.3 * len(models) + 2, 0.55 * len(hws) + 1.5))
+    for c in cells:
+        i, j = hws.index(c.hardware), models.index(c.model)
+        grid[i, j] = c.hfu_ceiling * 100 if c.hfu_ceiling is not None else np.nan
+        label = "—" if c.hfu_ceiling is None else f"{c.hfu_ceiling:.1%}"
+        if c.memory_limited:
+            label += "\nHBM " + ("cap" if c.memory_limited == "hbm_capacity" else "bw")
+        ax.text(j, i, label, ha="center", va="center", fontsize=7)
+    im = ax.imshow(grid, cmap="YlGn", vmin=0, vmax=100, aspect="auto")
+    ax.set_xticks(range(len(models)), models, rotation=30, ha="right", fontsize=8)
+    ax.set_yticks(range(len(hws)), hws, fontsize=8)
+    fig.colorbar(im, ax=ax, label="HFU ceiling (%)")
+    ax.set_title(title)
+    return _save(fig, path)
+
+
+def plot_imbalance(grid: ImbalanceGrid, path: str | Path) -> Path:
+    """α vs λ, one panel per N_F: EP continuous, AFD with whole-node scaling (paper Fig. 6)."""
+    plt = _pyplot()
+    n_ffn = np.unique(grid.n_ffn)
+    fig, axes = plt.subplots(1, len(n_ffn), figsize=(4 * len(n_ffn), 3.6), sharey=True, squeeze=False)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for ax, nf in zip(axes[0], n_ffn, strict=True):
+        for k, s in enumerate(np.unique(grid.sigma)):
+            sel = (grid.n_ffn == nf) & (grid.sigma == s)
+            c = colours[k % len(colours)]
+            ax.plot(grid.lam[sel], grid.alpha_ep[sel], "-", color=c, label=f"EP σ={s:g}")
+            ax.plot(grid.lam[sel], grid.alpha_afd[sel], "o", color=c, ms=3, label=f"AFD σ={s:g}")
+        ax.set_title(f"N_F = {int(nf)}")
+        ax.set_xlabel("λ")
+    axes[0][0].set_ylabel("throughput factor α")
+    axes[0][-1].legend(fontsize=6)
+    return _save(fig, path)

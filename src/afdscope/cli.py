@@ -7,7 +7,7 @@ Every bad input surfaces as one `error: …` line on stderr and exit code 2.
 from __future__ import annotations
 
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -30,18 +30,18 @@ app.add_typer(hardware_app, name="hardware")
 app.add_typer(paper_app, name="paper")
 
 
-class Fmt(str, Enum):
+class Fmt(StrEnum):
     table = "table"
     json = "json"
     csv = "csv"
 
 
-class ValueSetOpt(str, Enum):
+class ValueSetOpt(StrEnum):
     paper = "paper"
     datasheet = "datasheet"
 
 
-class DedupOpt(str, Enum):
+class DedupOpt(StrEnum):
     paper = "paper"
     hypergeometric = "hypergeometric"
 
@@ -54,7 +54,9 @@ PresetOpt = Annotated[
 ]
 FullDuplexOpt = Annotated[
     bool | None,
-    typer.Option("--full-duplex/--half-duplex", help="Links carry dispatch and combine at once (2·H B/token)."),
+    typer.Option(
+        "--full-duplex/--half-duplex", help="Links carry dispatch and combine at once (2·H B/token)."
+    ),
 ]
 DedupOptT = Annotated[
     DedupOpt | None, typer.Option("--dedup", help="Node dedup: paper max(1,K/N_F) or hypergeometric.")
@@ -62,7 +64,9 @@ DedupOptT = Annotated[
 AccOpt = Annotated[float | None, typer.Option("--accepted-tokens", help="L_acc: tokens accepted per step.")]
 GapOpt = Annotated[float | None, typer.Option("--step-gap-ms", help="t_g: per-step gap in ms.")]
 MaxNodesOpt = Annotated[int, typer.Option("--max-ffn-nodes", min=1, max=4096, help="Sweep N_F = 1..this.")]
-SetOpt = Annotated[ValueSetOpt, typer.Option("--hardware-set", help="Datasheet peaks or the paper's Table 5.")]
+SetOpt = Annotated[
+    ValueSetOpt, typer.Option("--hardware-set", help="Datasheet peaks or the paper's Table 5.")
+]
 
 
 def _version(value: bool) -> None:
@@ -180,7 +184,9 @@ def hardware_show(
 def paper_matrix(
     slo_ms: SloOpt = None,
     value_set: SetOpt = ValueSetOpt.paper,
-    hardware: Annotated[list[str] | None, typer.Option("--hardware", help="Devices (default: paper's 8).")] = None,
+    hardware: Annotated[
+        list[str] | None, typer.Option("--hardware", help="Devices (default: paper's 8).")
+    ] = None,
     models: Annotated[list[str] | None, typer.Option("--models", help="Models (default: paper's 6).")] = None,
     preset: PresetOpt = "paper",
     full_duplex: FullDuplexOpt = None,
@@ -238,9 +244,13 @@ def paper_curve(
 
 @paper_app.command("imbalance")
 def paper_imbalance(
-    sigma: Annotated[list[float] | None, typer.Option("--sigma", help="σ values (default 0.70–0.85).")] = None,
+    sigma: Annotated[
+        list[float] | None, typer.Option("--sigma", help="σ values (default 0.70–0.85).")
+    ] = None,
     lam: Annotated[list[float] | None, typer.Option("--lambda", help="Keep only these λ = N_A/N_F.")] = None,
-    n_ffn: Annotated[list[int] | None, typer.Option("--n-ffn", help="FFN node counts (default 2 4 6).")] = None,
+    n_ffn: Annotated[
+        list[int] | None, typer.Option("--n-ffn", help="FFN node counts (default 2 4 6).")
+    ] = None,
     lambda_max: Annotated[float, typer.Option("--lambda-max", help="Largest λ.")] = 5.0,
     fmt: FormatOpt = Fmt.table,
     plot: PlotOpt = None,
@@ -266,7 +276,7 @@ def paper_all(
     preset: PresetOpt = "paper",
 ) -> None:
     """Write the paper's tables (CSV + Markdown) and figures (PNG) into a folder."""
-    from afdscope.paper.study import write_paper_outputs
+    from afdscope.report.paper_outputs import write_paper_outputs
 
     options = _options(preset, slo_ms, None, None, None, None)
     summary = write_paper_outputs(out, options)

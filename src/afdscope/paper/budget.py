@@ -1,7 +1,7 @@
 """Per-layer latency budget under N_BO-batch overlap (paper §2, spec paper-model.md §2).
 
-    T   = SLO · L_acc = t_g + N_layers · N_BO · t_B
-    t_B = (SLO · L_acc − t_g) / (N_BO · N_layers)
+T   = SLO · L_acc = t_g + N_layers · N_BO · t_B
+t_B = (SLO · L_acc − t_g) / (N_BO · N_layers)
 """
 
 from __future__ import annotations

@@ -94,6 +94,14 @@ def _split(values: list[str] | None) -> list[str] | None:
 def _options(preset: str, slo_ms, accepted_tokens, step_gap_ms, full_duplex, dedup):
     from afdscope.paper.options import preset as make_preset
 
+    # Name the flag the user typed, not the library field, when a value is out of range.
+    if slo_ms is not None and slo_ms <= 0:
+        raise AfdscopeError(f"--slo-ms {slo_ms:g}: the TPOT SLO must be a positive number of ms")
+    if accepted_tokens is not None and accepted_tokens < 1:
+        raise AfdscopeError(f"--accepted-tokens {accepted_tokens:g}: a step accepts at least 1 token")
+    if step_gap_ms is not None and step_gap_ms < 0:
+        raise AfdscopeError(f"--step-gap-ms {step_gap_ms:g}: the per-step gap cannot be negative")
+
     return make_preset(
         preset,
         slo_s=None if slo_ms is None else slo_ms * 1e-3,

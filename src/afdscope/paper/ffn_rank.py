@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from afdscope.errors import AfdscopeError
 from afdscope.paper.budget import layer_budget_s
 from afdscope.paper.options import PaperOptions
 from afdscope.roofline import link_tokens, roofline_time_s
@@ -49,6 +50,13 @@ class RankProblem:
 
         def h(values) -> np.ndarray:
             return np.array(values, dtype=float).reshape(1, -1, 1)
+
+        for x in hardware:
+            if x.fp8_flops is None:
+                raise AfdscopeError(
+                    f"hardware '{x.name}' has no FP8 peak, and the paper's model runs FP8 experts; "
+                    f"leave it out of this analysis (it has: {', '.join(x.dtypes)})"
+                )
 
         return cls(
             hidden_size=m("hidden_size"),

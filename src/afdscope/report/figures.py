@@ -61,7 +61,7 @@ def plot_curve(curve: RankCurve, bounds: RegimeBoundaries, title: str, path: str
         ax.annotate(
             f"dead zone: HFU ≈ {bounds.floor_hfu:.1%}",
             xy=(bounds.dead_zone_start, bounds.floor_hfu * 100),
-            xytext=(bounds.dead_zone_start, bounds.floor_hfu * 100 + 25),
+            xytext=(bounds.dead_zone_start * 1.3, bounds.floor_hfu * 100 + 30),
             arrowprops={"arrowstyle": "->"},
         )
     ax2 = ax.twinx()
@@ -69,7 +69,16 @@ def plot_curve(curve: RankCurve, bounds: RegimeBoundaries, title: str, path: str
     ax2.set_ylabel("normalised intensity")
     lines = ax.get_legend_handles_labels()
     lines2 = ax2.get_legend_handles_labels()
-    ax.legend(lines[0] + lines2[0], lines[1] + lines2[1], fontsize=7, loc="upper right")
+    ax.legend(
+        lines[0] + lines2[0],
+        lines[1] + lines2[1],
+        fontsize=7,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.14),
+        ncol=4,
+        frameon=False,
+    )
+    ax.set_xlim(0.8, float(n_f.max()) * 1.25)
     ax.set_title(title)
     return _save(fig, path)
 

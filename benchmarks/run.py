@@ -1,0 +1,77 @@
+"""`make bench`: speed of the paper analyses and of CLI start-up. Prints medians; asserts nothing.
+
+Targets (issue 2): the 48-cell matrix with N_F swept 1..64 under 50 ms of compute; `afdscope --help`
+under 0.3 s.
+"""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from afdscope.catalog.hardware_catalog import PAPER_HARDWARE, load_hardware
+from afdscope.catalog.model_catalog import PAPER_MODELS, load_model
+from afdscope.paper.ceiling import hfu_matrix
+from afdscope.paper.ffn_rank import RankProblem, rank_curve
+from afdscope.paper.imbalance import imbalance_grid
+from afdscope.paper.options import PaperOptions
+
+
+def median_s(fn, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def main() -> None:
+    options = PaperOptions()
+    models = [load_model(m) for m in PAPER_MODELS]
+    hws = [load_hardware(h, "paper") for h in PAPER_HARDWARE]
+    n_f = np.arange(1, 65)
+
+    rows = [
+        (
+            "matrix: 8 GPUs × 6 models × N_F 1..64 (hfu_matrix)",
+            median_s(lambda: hfu_matrix(models, hws, options), 50),
+        ),
+        (
+            "curve: 1 cell × N_F 1..64 (rank_curve)",
+            median_s(lambda: rank_curve(RankProblem.single(models[0], hws[3]), n_f, options), 200),
+        ),
+        ("imbalance: Fig. 6 grid, 204 points", median_s(imbalance_grid, 50)),
+        ("catalog: parse 14 models + 13 GPUs (cache cleared)", median_s(_cold_catalog, 5)),
+    ]
+    cli = [str(Path(sys.executable).parent / "afdscope"), "--help"]
+    rows.append(
+        (
+            "afdscope --help (process start-up)",
+            median_s(lambda: subprocess.run(cli, capture_output=True, check=True), 10),
+        )
+    )
+    width = max(len(name) for name, _ in rows)
+    print("afdscope benchmarks (median wall time)")
+    for name, t in rows:
+        print(f"  {name:<{width}}  {t * 1e3:9.3f} ms")
+
+
+def _cold_catalog() -> None:
+    from afdscope.catalog import hardware_catalog, model_catalog
+
+    hardware_catalog._load_packaged.cache_clear()
+    model_catalog._load_catalog.cache_clear()
+    for m in model_catalog.list_models():
+        model_catalog.load_model(m)
+    for h in hardware_catalog.list_hardware():
+        hardware_catalog.load_hardware(h)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,161 @@
+"""The `afdscope` command end to end: formats, figures, and bad input (one error line, exit 2, no file)."""
+
+import csv
+import io
+import json
+import subprocess
+import sys
+
+import pytest
+
+CLI = [sys.executable, "-c", "from afdscope.cli import main; main()"]
+
+
+def run(*args, cwd=None):
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, cwd=cwd, timeout=120)
+
+
+def assert_clean_error(result, *needles):
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    for n in needles:
+        assert n in lines[0]
+
+
+def test_paper_matrix_json_keys_and_headline_cell():
+    r = run("paper", "matrix", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    rows = json.loads(r.stdout)
+    assert len(rows) == 48
+    assert set(rows[0]) == {
+        "hardware",
+        "model",
+        "hfu_ceiling",
+        "n_ffn_nodes",
+        "limited_by",
+        "hfu_unconstrained",
+        "memory_limited",
+    }
+    h800 = next(x for x in rows if x["hardware"] == "h800" and x["model"] == "deepseek-v3")
+    assert round(h800["hfu_ceiling"] * 100, 1) == 33.1 and h800["n_ffn_nodes"] == 2
+    h200 = next(x for x in rows if x["hardware"] == "h200" and x["model"] == "kimi-k2")
+    assert h200["memory_limited"] == "hbm_bandwidth"
+
+
+def test_paper_matrix_subset_and_comma_lists():
+    r = run("paper", "matrix", "--hardware", "h800,GB200", "--models", "DeepSeek-V3", "-f", "json")
+    assert r.returncode == 0, r.stderr
+    assert [(x["hardware"], x["model"]) for x in json.loads(r.stdout)] == [
+        ("h800", "deepseek-v3"),
+        ("gb200", "deepseek-v3"),
+    ]
+
+
+def test_full_duplex_flag_moves_the_superpod_ceiling():
+    r = run(
+        "paper", "matrix", "--hardware", "gb200", "--models", "deepseek-v3", "--full-duplex", "-f", "json"
+    )
+    # 3·M·𝓑_up/F with the 2·H binding traffic
+    assert json.loads(r.stdout)[0]["hfu_ceiling"] == pytest.approx(3 * 2048 * 720e9 / 4500e12)
+
+
+def test_paper_curve_csv_and_plot(tmp_path):
+    png = tmp_path / "curve.png"
+    r = run("paper", "curve", "--model", "deepseek-v3", "--hardware", "h800", "-f", "csv", "--plot", str(png))
+    assert r.returncode == 0, r.stderr
+    rows = list(csv.DictReader(io.StringIO(r.stdout)))
+    assert len(rows) == 64
+    assert set(rows[0]) >= {
+        "n_ffn_nodes",
+        "experts_per_gpu",
+        "tokens_per_rank",
+        "tokens_per_expert",
+        "intensity",
+        "ofu",
+        "temporal_sparsity",
+        "hfu",
+        "regime",
+        "feasible",
+    }
+    assert rows[0]["regime"] == "scale_up_bound" and rows[31]["regime"] == "max_intensity"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_paper_imbalance_json_counts_172_worse():
+    r = run("paper", "imbalance", "-f", "json")
+    rows = json.loads(r.stdout)
+    assert len(rows) == 204 and sum(x["afd_worse"] for x in rows) == 172
+
+
+def test_catalog_listings_and_show():
+    models = json.loads(run("models", "-f", "json").stdout)
+    assert len(models) == 14
+    hws = json.loads(run("hardware", "-f", "json").stdout)
+    assert len(hws) == 13
+    v3 = json.loads(run("model", "show", "deepseek-v3", "-f", "json").stdout)
+    assert v3["kv_bytes_per_token_bf16"] == 70272 and v3["moe_layers"] == 58
+    h800 = json.loads(run("hardware", "show", "H800", "--hardware-set", "paper", "-f", "json").stdout)
+    assert h800["scale_up_gb_s_effective"] == pytest.approx(160)
+
+
+def test_paper_all_writes_tables_and_figures(tmp_path):
+    out = tmp_path / "out"
+    r = run("paper", "all", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    names = {p.name for p in out.iterdir()}
+    assert {"hfu_matrix.csv", "hfu_matrix.md", "hfu_matrix.png", "imbalance_fig6.png"} <= names
+    assert "33.1% at N_F = 2" in r.stdout
+    assert not any(n.endswith(".tmp") for n in names)
+
+
+def test_version_and_help():
+    assert run("--version").stdout.strip().startswith("afdscope ")
+    r = run("--help")
+    assert r.returncode == 0 and "paper" in r.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "needles"),
+    [
+        (("paper", "curve", "--model", "deepseek-v9", "--hardware", "h800"), ["deepseek-v9", "known"]),
+        (("paper", "curve", "--model", "deepseek-v3", "--hardware", "h900"), ["h900"]),
+        (("paper", "matrix", "--slo-ms", "5"), ["SLO", "ms"]),
+        (("paper", "matrix", "--slo-ms", "-3"), ["--slo-ms"]),
+        (("paper", "matrix", "--accepted-tokens", "0.5"), ["--accepted-tokens"]),
+        (("paper", "matrix", "--hardware", "ascend-910c", "--hardware-set", "datasheet"), ["FP8"]),
+        (("paper", "matrix", "--hardware", "l40s"), ["paper"]),
+        (("paper", "matrix", "--preset", "nonsense"), ["preset"]),
+        (("paper", "imbalance", "--sigma", "1.5"), ["σ"]),
+        (("paper", "matrix", "--format", "xml"), ["xml"]),
+        (("paper", "matrix", "--no-such-flag"), ["no-such-flag"]),
+    ],
+)
+def test_bad_input_is_one_error_line_and_exit_2(args, needles):
+    assert_clean_error(run(*args), *needles)
+
+
+def test_malformed_files_are_clean_errors(tmp_path):
+    bad_json = tmp_path / "config.json"
+    bad_json.write_text("{ not json")
+    assert_clean_error(run("model", "show", str(bad_json)), str(bad_json.parent.name))
+    bad_yaml = tmp_path / "gpu.yaml"
+    bad_yaml.write_text("name: x\ndatasheet: [unclosed\n")
+    assert_clean_error(run("hardware", "show", str(bad_yaml)), "gpu.yaml")
+    zero_bw = tmp_path / "zero.yaml"
+    zero_bw.write_text(
+        "name: zero\ndisplay_name: Zero\ndatasheet:\n  bf16_dense_tflops: 100\n  fp8_dense_tflops: 200\n"
+        "  hbm_capacity_gb: 80\n  hbm_bandwidth_tb_s: 3\n  scale_up_bandwidth_gb_s: 0\n"
+        "  scale_up_domain_gpus: 8\n  scale_out_bandwidth_gb_s: 50\n"
+    )
+    assert_clean_error(run("hardware", "show", str(zero_bw)), "scale_up_bandwidth_gb_s")
+
+
+def test_error_writes_no_file(tmp_path):
+    png = tmp_path / "fig.png"
+    assert_clean_error(run("paper", "curve", "--model", "nope", "--hardware", "h800", "--plot", str(png)))
+    assert_clean_error(run("paper", "matrix", "--plot", str(tmp_path / "fig.svg")), ".png")
+    out = tmp_path / "out"
+    assert_clean_error(run("paper", "all", "--out", str(out), "--slo-ms", "1"))
+    assert not png.exists() and not out.exists()

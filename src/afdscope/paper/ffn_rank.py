@@ -131,7 +131,9 @@ def node_dedup_factor(n_experts, top_k, n_ffn_nodes, dedup: str = "paper"):
     ratio = np.clip((experts_elsewhere - i) / (n_experts - i), 0.0, 1.0)
     ratio = np.where(i < top_k, ratio, 1.0)  # models with K < k_max stop early
     p_touched = 1.0 - np.prod(ratio, axis=0)
-    return per_node / p_touched
+    # A received token carries at least one assignment; the product form overshoots the union bound
+    # K·e/N_exp when a node holds less than one expert on average (e = N_exp/N_F < 1).
+    return np.maximum(1.0, per_node / p_touched)
 
 
 def rank_curve(problem: RankProblem, n_ffn_nodes, options: PaperOptions) -> RankCurve:

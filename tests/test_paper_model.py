@@ -12,9 +12,10 @@ import pytest
 from afdscope.catalog.hardware_catalog import load_hardware
 from afdscope.catalog.model_catalog import load_model
 from afdscope.errors import AfdscopeError
+from afdscope.ops.comm import assignments_per_node_token
 from afdscope.paper.budget import layer_budget_s
 from afdscope.paper.ceiling import hfu_ceiling, hfu_matrix
-from afdscope.paper.ffn_rank import RankProblem, node_dedup_factor, rank_curve, regime_boundaries
+from afdscope.paper.ffn_rank import RankProblem, rank_curve, regime_boundaries
 from afdscope.paper.options import PaperOptions, preset
 from afdscope.paper.study import matrix_study
 
@@ -218,21 +219,23 @@ def test_full_duplex_raises_every_comm_bound_hfu_by_half():
 def test_hypergeometric_dedup_at_n_f_equals_k():
     # P(node touched) = 1 − C(224, 8)/C(256, 8); assignments per received token = 1/P ≈ 1.52
     p = 1 - math.comb(224, 8) / math.comb(256, 8)
-    assert node_dedup_factor(256, 8, 8, "hypergeometric") == pytest.approx(1 / p)
+    assert assignments_per_node_token(256, 8, 8, "hypergeometric") == pytest.approx(1 / p)
     assert 1.45 < 1 / p < 1.6
-    assert node_dedup_factor(256, 8, 8, "paper") == 1.0
+    assert assignments_per_node_token(256, 8, 8, "paper") == 1.0
     # N_F = 1: every token reaches the only node, both give K.
-    assert node_dedup_factor(256, 8, 1, "hypergeometric") == pytest.approx(8.0)
+    assert assignments_per_node_token(256, 8, 1, "hypergeometric") == pytest.approx(8.0)
     # N_F = 4: 64 experts per node.
     p4 = 1 - math.comb(192, 8) / math.comb(256, 8)
-    assert node_dedup_factor(256, 8, 4, "hypergeometric") == pytest.approx(2 / p4)
+    assert assignments_per_node_token(256, 8, 4, "hypergeometric") == pytest.approx(2 / p4)
 
 
 def test_hypergeometric_dedup_lifts_the_dead_zone_floor():
     paper = curve("deepseek-v3", "h800")
     hyper = curve("deepseek-v3", "h800", preset("hypergeometric"))
     assert np.all(hyper.hfu >= paper.hfu * (1 - 1e-12))
-    assert hyper.hfu[7] == pytest.approx(paper.hfu[7] * node_dedup_factor(256, 8, 8, "hypergeometric"))
+    assert hyper.hfu[7] == pytest.approx(
+        paper.hfu[7] * assignments_per_node_token(256, 8, 8, "hypergeometric")
+    )
 
 
 def test_bad_options_are_errors():

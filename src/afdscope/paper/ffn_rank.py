@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from afdscope.errors import AfdscopeError
+from afdscope.ops.comm import assignments_per_node_token
 from afdscope.paper.budget import layer_budget_s
 from afdscope.paper.options import PaperOptions
 from afdscope.roofline import link_tokens, roofline_time_s
@@ -114,28 +115,6 @@ class RankCurve:
         return np.asarray(LIMITS)[self.limited_by]
 
 
-def node_dedup_factor(n_experts, top_k, n_ffn_nodes, dedup: str = "paper"):
-    """Token-expert assignments per token that crosses scale-out into one FFN node.
-
-    paper: max(1, K/N_F) — a token reaches every node while N_F ≤ K.
-    hypergeometric: (K/N_F) / P(node touched), P = 1 − C(N_exp − N_exp/N_F, K) / C(N_exp, K)
-    under uniform routing (spec §10.2); ≈ 1.5× the paper's value at N_F = K = 8, N_exp = 256.
-    """
-    per_node = np.divide(top_k, n_ffn_nodes)
-    if dedup == "paper":
-        return np.maximum(1.0, per_node)
-    # Product form of the hypergeometric miss probability, vectorised over i = 0..K-1.
-    k_max = int(np.max(top_k))
-    i = np.arange(k_max).reshape((k_max,) + (1,) * np.ndim(per_node * n_experts))
-    experts_elsewhere = n_experts - np.divide(n_experts, n_ffn_nodes)
-    ratio = np.clip((experts_elsewhere - i) / (n_experts - i), 0.0, 1.0)
-    ratio = np.where(i < top_k, ratio, 1.0)  # models with K < k_max stop early
-    p_touched = 1.0 - np.prod(ratio, axis=0)
-    # A received token carries at least one assignment; the product form overshoots the union bound
-    # K·e/N_exp when a node holds less than one expert on average (e = N_exp/N_F < 1).
-    return np.maximum(1.0, per_node / p_touched)
-
-
 def rank_curve(problem: RankProblem, n_ffn_nodes, options: PaperOptions) -> RankCurve:
     """Evaluate the paper's FFN rank for every N_F in `n_ffn_nodes` (broadcast on the last axis)."""
     p = problem
@@ -149,7 +128,7 @@ def rank_curve(problem: RankProblem, n_ffn_nodes, options: PaperOptions) -> Rank
     # Tokens the links deliver in t_B, then the two-stage (scale-out → NVLink) fan-out.
     tokens_out = link_tokens(p.scale_out_bandwidth, t_b, bytes_per_token)
     tokens_up = link_tokens(p.scale_up_bandwidth, t_b, bytes_per_token)
-    tokens_out_fanned = tokens_out * node_dedup_factor(p.n_experts, p.top_k, n_f, options.dedup)
+    tokens_out_fanned = tokens_out * assignments_per_node_token(p.n_experts, p.top_k, n_f, options.dedup)
     up_binds = p.superpod | (tokens_up <= tokens_out_fanned)
     tokens_comm = np.where(p.superpod, tokens_up, np.minimum(tokens_out_fanned, tokens_up))
 

@@ -1,0 +1,267 @@
+"""Communication of MoE decode: EP all-to-all (dispatch/combine) and AFD's M2N / N2M transfers.
+
+Time of one collective = α + max over the links it loads of bytes / bandwidth (spec beyond.md §C):
+tiers (NVLink/scale-up and RDMA/scale-out) progress in parallel and endpoints are full duplex, so the
+busiest link decides. Pure functions, vectorised over token counts.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from afdscope.specs.hardware import Hardware
+from afdscope.specs.model import MoEModel
+
+
+@dataclass(frozen=True)
+class CommCalibration:
+    """How real kernels move bytes. Bandwidths come from the hardware's sustained values."""
+
+    # Fixed cost of one dispatch or combine (launch, synchronisation, first-byte latency). Fitted on
+    # DeepEP's NVLink-aware low-latency table (calibration/deepep_low_latency_h800.csv, `current`).
+    latency_s: float
+    # Per assignment on top of H elements: FP8 dispatch carries one 4-byte scale per 128 elements and
+    # ~16 bytes of routing metadata (DeepEP); combine is plain BF16.
+    dispatch_scale_bytes_per_128: float
+    metadata_bytes: float
+    dispatch_bytes_per_element: float  # 1: FP8 activations A→F / dispatch
+    combine_bytes_per_element: float  # 2: BF16 F→A / combine
+    # Half duplex (the paper): a link carries one micro-batch's dispatch and another's combine in turn.
+    full_duplex: bool
+    # Low-latency EP kernels send every assignment separately; normal kernels send a token once per node.
+    ep_node_dedup: bool
+    # NVLink-aware kernels (DeepEP 2025+) keep intra-node traffic off the NIC; v1 LL kernels used RDMA only.
+    nvlink_aware: bool
+    # The paper charges every assignment an FFN GPU receives to its NVLink; really the share that arrived
+    # on its own NIC stays local.
+    local_share_skips_nvlink: bool
+
+    def dispatch_bytes(self, hidden) -> np.ndarray:
+        h = np.asarray(hidden, dtype=float)
+        return (
+            h * self.dispatch_bytes_per_element
+            + h / 128 * self.dispatch_scale_bytes_per_128
+            + (self.metadata_bytes)
+        )
+
+    def combine_bytes(self, hidden) -> np.ndarray:
+        return np.asarray(hidden, dtype=float) * self.combine_bytes_per_element
+
+
+# The paper's accounting: 1 B + 2 B per element on one unidirectional link, no fixed latency.
+IDEAL_COMM = CommCalibration(
+    latency_s=0.0,
+    dispatch_scale_bytes_per_128=0.0,
+    metadata_bytes=0.0,
+    dispatch_bytes_per_element=1.0,
+    combine_bytes_per_element=2.0,
+    full_duplex=False,
+    ep_node_dedup=False,
+    nvlink_aware=True,
+    local_share_skips_nvlink=False,
+)
+
+DEFAULT_COMM = CommCalibration(
+    latency_s=30e-6,  # fit_comm_latency_s(): 30.2 µs on DeepEP's NVLink-aware low-latency table
+    dispatch_scale_bytes_per_128=4.0,
+    metadata_bytes=16.0,
+    dispatch_bytes_per_element=1.0,
+    combine_bytes_per_element=2.0,
+    full_duplex=True,
+    ep_node_dedup=False,
+    nvlink_aware=True,
+    local_share_skips_nvlink=True,
+)
+
+
+def node_touch_probability(n_experts, top_k, n_nodes, mode: str = "hypergeometric"):
+    """Probability that one token's top-K experts include at least one on a given node, experts spread
+    evenly over `n_nodes` nodes.
+
+    paper: min(1, K/N_F) — every node while N_F ≤ K (equivalent to max(1, K/N_F) assignments per token).
+    hypergeometric: 1 − C(N_exp − N_exp/N_F, K) / C(N_exp, K) under uniform routing (spec §10.2).
+    """
+    n_nodes = np.asarray(n_nodes, dtype=float)
+    if mode == "paper":
+        return np.minimum(1.0, np.divide(top_k, n_nodes))
+    k_max = int(np.max(top_k))
+    shape = np.broadcast_shapes(np.shape(n_experts), np.shape(top_k), n_nodes.shape)
+    i = np.arange(k_max).reshape((k_max,) + (1,) * len(shape))
+    elsewhere = n_experts - np.divide(n_experts, n_nodes)
+    ratio = np.clip((elsewhere - i) / (np.asarray(n_experts) - i), 0.0, 1.0)
+    ratio = np.where(i < np.asarray(top_k), ratio, 1.0)  # models with K < k_max stop early
+    p = 1.0 - np.prod(ratio, axis=0)
+    # The product form exceeds the union bound K/N_F when a node holds under one expert on average.
+    return np.minimum(p, np.minimum(1.0, np.divide(top_k, n_nodes) * 1.0))
+
+
+def assignments_per_node_token(n_experts, top_k, n_nodes, mode: str = "hypergeometric"):
+    """Token-expert assignments carried by each token copy that reaches an FFN node (≥ 1)."""
+    n_nodes = np.asarray(n_nodes, dtype=float)
+    return np.maximum(
+        1.0, np.divide(top_k, n_nodes) / node_touch_probability(n_experts, top_k, n_nodes, mode)
+    )
+
+
+@dataclass(frozen=True)
+class CommTimes:
+    """One dispatch and one combine for one micro-batch, per GPU on the binding side (s, arrays)."""
+
+    dispatch_s: np.ndarray
+    combine_s: np.ndarray
+    # Bytes the busiest GPU moves per tier for the dispatch (combine scales by its bytes per element).
+    dispatch_scale_out_bytes: np.ndarray
+    dispatch_scale_up_bytes: np.ndarray
+
+    def stage_s(self, full_duplex: bool) -> np.ndarray:
+        """Link occupancy per micro-batch: with full duplex one micro-batch's dispatch shares no
+        direction with another's combine, so they overlap."""
+        if full_duplex:
+            return np.maximum(self.dispatch_s, self.combine_s)
+        return self.dispatch_s + self.combine_s
+
+
+def _collective_s(latency_s, pairs) -> np.ndarray:
+    """α + the slowest link: `pairs` are (bytes, bandwidth) of links that progress in parallel."""
+    return latency_s + np.maximum.reduce([np.divide(b, bw) for b, bw in pairs])
+
+
+def ep_comm(
+    model: MoEModel, hw: Hardware, tokens_per_gpu, ep_gpus: int, calibration: CommCalibration = DEFAULT_COMM
+) -> CommTimes:
+    """DeepEP-style all-to-all of one micro-batch among `ep_gpus` GPUs, balanced routing.
+
+    Every GPU sends `tokens_per_gpu`·K assignments and receives as many. Destinations are uniform over
+    the EP group; those in the sender's scale-up domain ride NVLink (when the kernel is NVLink-aware),
+    the rest RDMA; the assignment to the sender itself never leaves the GPU.
+    """
+    t = np.asarray(tokens_per_gpu, dtype=float)
+    k = model.top_k
+    domain = min(ep_gpus, hw.scale_up_domain if hw.is_superpod else hw.gpus_per_node)
+    local = 1.0 / ep_gpus
+    intra = (domain - 1) / ep_gpus if calibration.nvlink_aware else 0.0
+    inter = 1.0 - local - intra
+    assignments = t * k
+    inter_copies = assignments * inter
+    if calibration.ep_node_dedup and ep_gpus > domain:
+        # Normal kernels: once per remote node touched, then forwarded over NVLink inside that node.
+        n_nodes = math.ceil(ep_gpus / domain)
+        p = node_touch_probability(model.n_routed_experts, k, n_nodes)
+        inter_copies = np.minimum(inter_copies, t * (n_nodes - 1) * p)
+    up_bw, out_bw = hw.effective_scale_up_bandwidth, hw.effective_scale_out_bandwidth
+
+    def times(per_assignment_bytes):
+        return _collective_s(
+            calibration.latency_s,
+            [
+                (assignments * intra * per_assignment_bytes, up_bw),
+                (inter_copies * per_assignment_bytes, out_bw),
+            ],
+        )
+
+    d_bytes = calibration.dispatch_bytes(model.hidden_size)
+    return CommTimes(
+        dispatch_s=times(d_bytes),
+        combine_s=times(calibration.combine_bytes(model.hidden_size)),
+        dispatch_scale_out_bytes=inter_copies * d_bytes,
+        dispatch_scale_up_bytes=assignments * intra * d_bytes,
+    )
+
+
+def same_scale_up_domain(
+    attention_hw: Hardware, ffn_hw: Hardware, attention_gpus: int, ffn_gpus: int
+) -> bool:
+    """AFD traffic stays on scale-up only when both roles sit in one Superpod domain."""
+    return (
+        attention_hw.name == ffn_hw.name
+        and attention_hw.is_superpod
+        and attention_gpus + ffn_gpus <= attention_hw.scale_up_domain
+    )
+
+
+def afd_comm(
+    model: MoEModel,
+    attention_hw: Hardware,
+    ffn_hw: Hardware,
+    tokens_per_attention_gpu,
+    attention_gpus: int,
+    ffn_gpus: int,
+    calibration: CommCalibration = DEFAULT_COMM,
+    dedup: str = "hypergeometric",
+) -> CommTimes:
+    """AFD M2N dispatch (A→F) and N2M combine (F→A) of one micro-batch, balanced routing.
+
+    Standard cluster: a token crosses scale-out once per FFN node it touches (P from `dedup`), landing
+    on one of the node's NICs, then fans out over NVLink to its experts there; combine mirrors it
+    (partial sums reduced inside the FFN node). Superpod: each assignment goes straight to its expert's
+    GPU over scale-up. The collective ends when its busiest endpoint is done: an attention GPU's NIC, an
+    FFN GPU's NIC or an FFN GPU's NVLink.
+    """
+    b = np.asarray(tokens_per_attention_gpu, dtype=float)
+    k = model.top_k
+    g = ffn_hw.gpus_per_node
+    ffn_nodes = math.ceil(ffn_gpus / g)
+    gpus_per_ffn_node = ffn_gpus / ffn_nodes
+    total_tokens = b * attention_gpus
+    assignments_per_ffn_gpu = total_tokens * k / ffn_gpus
+
+    if same_scale_up_domain(attention_hw, ffn_hw, attention_gpus, ffn_gpus):
+        up = attention_hw.effective_scale_up_bandwidth
+
+        def times(per):
+            return _collective_s(
+                calibration.latency_s, [(b * k * per, up), (assignments_per_ffn_gpu * per, up)]
+            )
+
+        d = calibration.dispatch_bytes(model.hidden_size)
+        return CommTimes(times(d), times(calibration.combine_bytes(model.hidden_size)), 0.0 * b, b * k * d)
+
+    p = node_touch_probability(model.n_routed_experts, k, ffn_nodes, dedup)
+    attention_copies = b * ffn_nodes * p  # token copies leaving one attention GPU
+    ffn_nic_copies = total_tokens * p / gpus_per_ffn_node  # copies landing on one FFN GPU's NIC
+    nvlink_share = (1 - 1 / gpus_per_ffn_node) if calibration.local_share_skips_nvlink else 1.0
+    nvlink_assignments = assignments_per_ffn_gpu * nvlink_share if gpus_per_ffn_node > 1 else 0.0 * b
+    a_out = attention_hw.effective_scale_out_bandwidth
+    f_out = ffn_hw.effective_scale_out_bandwidth
+    f_up = ffn_hw.effective_scale_up_bandwidth
+
+    def times(per):
+        return _collective_s(
+            calibration.latency_s,
+            [
+                (attention_copies * per, a_out),
+                (ffn_nic_copies * per, f_out),
+                (nvlink_assignments * per, f_up),
+            ],
+        )
+
+    d = calibration.dispatch_bytes(model.hidden_size)
+    return CommTimes(
+        dispatch_s=times(d),
+        combine_s=times(calibration.combine_bytes(model.hidden_size)),
+        dispatch_scale_out_bytes=np.maximum(attention_copies, ffn_nic_copies) * d,
+        dispatch_scale_up_bytes=nvlink_assignments * d,
+    )
+
+
+def fit_comm_latency_s(hw: Hardware, model: MoEModel) -> float:
+    """α that best explains DeepEP's NVLink-aware low-latency table on H800 (128 tokens per rank,
+    hidden 7168, top-8): the median of measured time minus the bandwidth term, dispatch and combine."""
+    from dataclasses import replace
+
+    from afdscope.calibration import read_table
+
+    no_latency = replace(DEFAULT_COMM, latency_s=0.0)
+    residuals = []
+    for row in read_table("deepep_low_latency_h800.csv"):
+        if row["table"] != "current":
+            continue
+        t = ep_comm(model, hw, 128, int(row["ep_size"]), no_latency)
+        residuals += [
+            float(row["dispatch_us"]) * 1e-6 - float(t.dispatch_s),
+            float(row["combine_us"]) * 1e-6 - float(t.combine_s),
+        ]
+    return float(np.median(residuals))

@@ -25,9 +25,13 @@ app = typer.Typer(
 model_app = typer.Typer(help="One model's spec.", no_args_is_help=True)
 hardware_app = typer.Typer(help="List the hardware catalog, or show one device.", invoke_without_command=True)
 paper_app = typer.Typer(help="The analyses of arXiv 2602.09721, reproduced.", no_args_is_help=True)
+eval_app = typer.Typer(
+    help="Predict one deployment: throughput, TPOT, memory, bottleneck.", no_args_is_help=True
+)
 app.add_typer(model_app, name="model")
 app.add_typer(hardware_app, name="hardware")
 app.add_typer(paper_app, name="paper")
+app.add_typer(eval_app, name="eval")
 
 
 class Fmt(StrEnum):
@@ -289,6 +293,184 @@ def paper_all(
     options = _options(preset, slo_ms, None, None, None, None)
     summary = write_paper_outputs(out, options)
     print(summary.text)
+
+
+# ---------------------------------------------------------------- eval
+
+
+class WeightsOpt(StrEnum):
+    fp8 = "fp8"
+    bf16 = "bf16"
+    fp4 = "fp4"
+
+
+class KvOpt(StrEnum):
+    fp8 = "fp8"
+    bf16 = "bf16"
+
+
+class OverlapOpt(StrEnum):
+    two = "2bo"
+    single = "sbo"
+    none = "nbo"
+
+
+class SharedOnOpt(StrEnum):
+    attention = "attention"
+    ffn = "ffn"
+
+
+ContextOpt = Annotated[int, typer.Option("--context", help="Mean KV length per request (tokens).")]
+BatchOpt = Annotated[int | None, typer.Option("--batch-per-gpu", help="Requests per (attention) GPU.")]
+TpotOpt = Annotated[
+    float | None, typer.Option("--tpot-slo-ms", help="Find the largest batch meeting this TPOT.")
+]
+DraftOpt = Annotated[int, typer.Option("--mtp-draft", min=0, max=8, help="MTP draft tokens per step.")]
+AcceptOpt = Annotated[float, typer.Option("--mtp-accept", min=0.0, max=1.0, help="MTP acceptance rate.")]
+WOpt = Annotated[WeightsOpt, typer.Option("--weights", help="Weight format of the GEMMs.")]
+KvDtypeOpt = Annotated[KvOpt, typer.Option("--kv-dtype", help="KV-cache format.")]
+AttnDtypeOpt = Annotated[KvOpt, typer.Option("--attention-dtype", help="Core attention math format.")]
+DeployPresetOpt = Annotated[str, typer.Option("--preset", help="default (calibrated) or paper.")]
+SetDsOpt = Annotated[
+    ValueSetOpt, typer.Option("--hardware-set", help="Datasheet peaks or the paper's Table 5.")
+]
+StrictOpt = Annotated[bool, typer.Option("--strict", help="Exit 1 when the result is infeasible.")]
+
+
+def _scenario(context, draft, accept, weights, kv, attention):
+    from afdscope.specs.scenario import Precision, Scenario
+
+    if context < 1:
+        raise AfdscopeError(f"--context {context}: give a positive number of tokens")
+    if draft == 0 and accept > 0:
+        raise AfdscopeError("--mtp-accept needs --mtp-draft ≥ 1")
+    return Scenario(
+        context_tokens=context,
+        mtp_draft_tokens=draft,
+        mtp_acceptance=accept,
+        precision=Precision(weights=weights.value, kv=kv.value, attention=attention.value),
+    )
+
+
+def _check_mode(batch, tpot_ms):
+    if (batch is None) == (tpot_ms is None):
+        raise AfdscopeError("give exactly one of --batch-per-gpu or --tpot-slo-ms")
+    if tpot_ms is not None and tpot_ms <= 0:
+        raise AfdscopeError(f"--tpot-slo-ms {tpot_ms:g}: the SLO must be a positive number of ms")
+
+
+def _print_result(result, fmt: Fmt, strict: bool) -> None:
+    from afdscope.report.deploy_rows import result_rows
+    from afdscope.report.output import print_rows, to_json
+
+    if fmt is Fmt.json:
+        print(to_json(result.as_dict()))
+    else:
+        print_rows(result_rows(result), fmt.value, f"{result.mode.upper()} deployment")
+    if strict and not result.feasible:
+        raise typer.Exit(1)
+
+
+@eval_app.command("ep")
+def eval_ep_cmd(
+    model: Annotated[str, typer.Option("--model", help="Model short name or config.json path.")],
+    hardware: Annotated[str, typer.Option("--hardware", help="Hardware short name or YAML path.")],
+    gpus: Annotated[int, typer.Option("--gpus", min=1, help="GPUs in the EP group.")],
+    context: ContextOpt,
+    batch_per_gpu: BatchOpt = None,
+    tpot_slo_ms: TpotOpt = None,
+    mtp_draft: DraftOpt = 0,
+    mtp_accept: AcceptOpt = 0.0,
+    weights: WOpt = WeightsOpt.fp8,
+    kv_dtype: KvDtypeOpt = KvOpt.bf16,
+    attention_dtype: AttnDtypeOpt = KvOpt.bf16,
+    overlap: Annotated[OverlapOpt, typer.Option("--overlap", help="2bo, sbo or nbo.")] = OverlapOpt.two,
+    preset: DeployPresetOpt = "default",
+    value_set: SetDsOpt = ValueSetOpt.datasheet,
+    fmt: FormatOpt = Fmt.table,
+    strict: StrictOpt = False,
+) -> None:
+    """Large-scale EP over --gpus GPUs.
+
+    Example: afdscope eval ep --model deepseek-v3 --hardware h800 --gpus 144 --context 4989 --tpot-slo-ms 50
+    """
+    from afdscope.catalog.hardware_catalog import load_hardware
+    from afdscope.catalog.model_catalog import load_model
+    from afdscope.deploy.ep import eval_ep
+    from afdscope.deploy.options import deploy_preset
+
+    _check_mode(batch_per_gpu, tpot_slo_ms)
+    scenario = _scenario(context, mtp_draft, mtp_accept, weights, kv_dtype, attention_dtype)
+    options = deploy_preset(preset, ep_overlap=overlap.value)
+    result = eval_ep(
+        load_model(model),
+        load_hardware(hardware, value_set.value),
+        scenario,
+        gpus,
+        batch_per_gpu=batch_per_gpu,
+        tpot_slo_s=None if tpot_slo_ms is None else tpot_slo_ms * 1e-3,
+        options=options,
+    )
+    _print_result(result, fmt, strict)
+
+
+@eval_app.command("afd")
+def eval_afd_cmd(
+    model: Annotated[str, typer.Option("--model", help="Model short name or config.json path.")],
+    attention_gpus: Annotated[int, typer.Option("--attention-gpus", min=1, help="Attention GPUs.")],
+    ffn_gpus: Annotated[int, typer.Option("--ffn-gpus", min=1, help="FFN (expert) GPUs.")],
+    context: ContextOpt,
+    hardware: Annotated[str | None, typer.Option("--hardware", help="Both roles' hardware.")] = None,
+    attention_hardware: Annotated[str | None, typer.Option("--attention-hardware")] = None,
+    ffn_hardware: Annotated[str | None, typer.Option("--ffn-hardware")] = None,
+    micro_batches: Annotated[int, typer.Option("--micro-batches", min=2, max=4)] = 3,
+    batch_per_gpu: BatchOpt = None,
+    tpot_slo_ms: TpotOpt = None,
+    mtp_draft: DraftOpt = 0,
+    mtp_accept: AcceptOpt = 0.0,
+    weights: WOpt = WeightsOpt.fp8,
+    kv_dtype: KvDtypeOpt = KvOpt.bf16,
+    attention_dtype: AttnDtypeOpt = KvOpt.bf16,
+    shared_experts_on: Annotated[SharedOnOpt, typer.Option("--shared-experts-on")] = SharedOnOpt.attention,
+    sub_node: Annotated[
+        bool, typer.Option("--sub-node", help="Allow GPU counts that are not whole nodes.")
+    ] = False,
+    preset: DeployPresetOpt = "default",
+    value_set: SetDsOpt = ValueSetOpt.datasheet,
+    fmt: FormatOpt = Fmt.table,
+    strict: StrictOpt = False,
+) -> None:
+    """AFD with --attention-gpus and --ffn-gpus, possibly on different hardware.
+
+    Example: afdscope eval afd --model step3 --hardware h800 --attention-gpus 16 --ffn-gpus 16
+    --context 4096 --tpot-slo-ms 50
+    """
+    from afdscope.catalog.hardware_catalog import load_hardware
+    from afdscope.catalog.model_catalog import load_model
+    from afdscope.deploy.afd import eval_afd
+    from afdscope.deploy.options import deploy_preset
+
+    _check_mode(batch_per_gpu, tpot_slo_ms)
+    attn_name = attention_hardware or hardware
+    ffn_name = ffn_hardware or hardware
+    if attn_name is None or ffn_name is None:
+        raise AfdscopeError("give --hardware, or both --attention-hardware and --ffn-hardware")
+    scenario = _scenario(context, mtp_draft, mtp_accept, weights, kv_dtype, attention_dtype)
+    options = deploy_preset(preset, shared_experts_on=shared_experts_on.value)
+    result = eval_afd(
+        load_model(model),
+        load_hardware(attn_name, value_set.value),
+        load_hardware(ffn_name, value_set.value),
+        scenario,
+        attention_gpus,
+        ffn_gpus,
+        micro_batches,
+        batch_per_gpu=batch_per_gpu,
+        tpot_slo_s=None if tpot_slo_ms is None else tpot_slo_ms * 1e-3,
+        options=options,
+        whole_nodes=not sub_node,
+    )
+    _print_result(result, fmt, strict)
 
 
 def main() -> None:

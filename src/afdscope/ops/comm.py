@@ -7,6 +7,7 @@ busiest link decides. Pure functions, vectorised over token counts.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -126,7 +127,7 @@ class CommTimes:
 
 def _collective_s(latency_s, pairs) -> np.ndarray:
     """α + the slowest link: `pairs` are (bytes, bandwidth) of links that progress in parallel."""
-    return latency_s + np.maximum.reduce([np.divide(b, bw) for b, bw in pairs])
+    return latency_s + functools.reduce(np.maximum, [np.divide(b, bw) for b, bw in pairs])
 
 
 def ep_comm(

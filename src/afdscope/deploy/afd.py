@@ -1,0 +1,216 @@
+"""Attention-FFN disaggregation: `attention_gpus` run attention (and the dense layers, LM head, MTP and,
+by default, the shared experts); `ffn_gpus` hold the routed experts. Each may be a different device.
+
+m micro-batches ping-pong between the sides. Per MoE layer and micro-batch the stages are attention
+t_a, FFN t_f, and the link occupancy t_c (dispatch + combine on a half-duplex link, the larger of the two
+on a full-duplex one). A layer of all m micro-batches takes
+
+    layer = max(m · max(t_a, t_f, t_c), t_a + t_dispatch + t_f + t_combine)
+
+— the second term is one micro-batch's round trip: when it exceeds m stages the pipeline has bubbles.
+For m = 3 and t_c = t_dispatch + t_combine this is the paper's condition 2·t_a ≥ t_f + t_c (attention
+never waits); MegaScale-Infer's m ≥ 2·(1 + T_c/T_f) is the same bound with T_a = T_f. The pipeline fill
+adds one round trip minus one stage per step.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from afdscope.deploy.options import DEFAULT_OPTIONS, DeployOptions
+from afdscope.deploy.result import BOTTLENECKS, DeploymentResult, Evaluation
+from afdscope.deploy.step import check_slo, head_and_mtp_s, largest_batch_meeting_slo
+from afdscope.errors import AfdscopeError
+from afdscope.memory import afd_weights_per_gpu, kv_bytes_per_request, max_batch_per_gpu, memory_reasons
+from afdscope.ops.attention import attention_layer_time_s
+from afdscope.ops.comm import afd_comm, same_scale_up_domain
+from afdscope.ops.experts import expert_layer_time_s, gemm_peak_flops, mlp_time_s
+from afdscope.specs.hardware import Hardware
+from afdscope.specs.model import MoEModel
+from afdscope.specs.scenario import Scenario
+
+
+def _check_counts(attention_hw, ffn_hw, attention_gpus, ffn_gpus, micro_batches, whole_nodes) -> None:
+    if attention_gpus < 1 or ffn_gpus < 1:
+        raise AfdscopeError(
+            f"attention GPUs = {attention_gpus}, FFN GPUs = {ffn_gpus}: AFD needs at least 1 of each"
+        )
+    if micro_batches not in (2, 3, 4):
+        raise AfdscopeError(f"micro-batches = {micro_batches}: AFD pipelines use 2, 3 or 4")
+    if not whole_nodes or same_scale_up_domain(attention_hw, ffn_hw, attention_gpus, ffn_gpus):
+        return
+    for role, n, hw in (("attention", attention_gpus, attention_hw), ("FFN", ffn_gpus, ffn_hw)):
+        if n % hw.gpus_per_node:
+            raise AfdscopeError(
+                f"{role} GPUs = {n} is not a whole number of {hw.name} nodes ({hw.gpus_per_node} GPUs each); "
+                f"use a multiple of {hw.gpus_per_node}, or allow sub-node AFD"
+            )
+
+
+def evaluate_afd(
+    model: MoEModel,
+    attention_hw: Hardware,
+    ffn_hw: Hardware,
+    scenario: Scenario,
+    attention_gpus: int,
+    ffn_gpus: int,
+    micro_batches: int,
+    batch_per_gpu,
+    options: DeployOptions = DEFAULT_OPTIONS,
+    context_tokens=None,
+    whole_nodes: bool = True,
+) -> Evaluation:
+    """Evaluate AFD for every batch per attention GPU (and context) in the broadcast arrays."""
+    _check_counts(attention_hw, ffn_hw, attention_gpus, ffn_gpus, micro_batches, whole_nodes)
+    prec = scenario.precision
+    q = scenario.query_positions
+    m = micro_batches
+    batch = np.asarray(batch_per_gpu, dtype=float)
+    ctx = np.asarray(scenario.context_tokens if context_tokens is None else context_tokens, dtype=float)
+    requests = batch / m
+    tokens = requests * q  # per attention GPU and micro-batch
+    h, k, mi = model.hidden_size, model.top_k, model.moe_intermediate_size
+
+    shared_width = model.n_shared_experts * model.shared_intermediate_size
+    t_core = attention_layer_time_s(model, attention_hw, requests, ctx, prec, q, options.attention)
+    t_a = t_core
+    ffn_tokens = tokens * attention_gpus / ffn_gpus  # tokens one FFN GPU serves, for its shared expert
+    assignments = tokens * attention_gpus * k / ffn_gpus
+    redundant = options.memory.redundant_experts
+    experts_per_gpu = math.ceil((model.n_routed_experts + redundant) / ffn_gpus)
+    t_f = expert_layer_time_s(ffn_hw, assignments, experts_per_gpu, h, mi, prec, options.gemm)
+    if shared_width and options.shared_experts_on == "attention":
+        t_a = t_a + mlp_time_s(attention_hw, tokens, h, shared_width, prec, options.gemm)
+    elif shared_width:
+        t_f = t_f + mlp_time_s(ffn_hw, ffn_tokens, h, shared_width, prec, options.gemm)
+
+    comm = afd_comm(
+        model, attention_hw, ffn_hw, tokens, attention_gpus, ffn_gpus, options.comm, options.dedup
+    )
+    t_c = comm.stage_s(options.comm.full_duplex)
+    stage = np.maximum(np.maximum(t_a, t_f), t_c)
+    round_trip = t_a + comm.dispatch_s + t_f + comm.combine_s
+    layer = np.maximum(m * stage, round_trip)
+    dense = 0.0
+    if model.n_dense_layers:
+        t_dense = mlp_time_s(attention_hw, tokens, h, model.dense_intermediate_size, prec, options.gemm)
+        dense = m * (t_core + t_dense)
+    fill = np.maximum(round_trip - stage, 0.0) if options.pipeline_fill else 0.0
+    mean_layer = (model.n_moe_layers * layer + model.n_dense_layers * dense) / model.num_layers
+    step = (
+        options.step_overhead_s
+        + model.n_moe_layers * layer
+        + model.n_dense_layers * dense
+        + fill
+        + head_and_mtp_s(model, attention_hw, batch, scenario, options, mean_layer)
+    )
+    bottleneck = np.select(
+        [m * stage < round_trip, (t_c >= t_a) & (t_c >= t_f), t_a >= t_f],
+        [
+            BOTTLENECKS.index("communication"),
+            BOTTLENECKS.index("communication"),
+            BOTTLENECKS.index("attention"),
+        ],
+        BOTTLENECKS.index("ffn"),
+    )
+
+    w_attn, w_ffn = afd_weights_per_gpu(
+        model, attention_gpus, ffn_gpus, prec, options.memory, shared_experts_on=options.shared_experts_on
+    )
+    kv = kv_bytes_per_request(
+        model, ctx, prec, mtp_layers=model.mtp_layers if scenario.mtp_draft_tokens else 0
+    )
+    reasons = memory_reasons(attention_hw, w_attn, 1.0, 0, options.memory, role="attention")
+    reasons += memory_reasons(ffn_hw, w_ffn, 1.0, 0, options.memory, role="ffn")
+    shape = np.broadcast_shapes(batch.shape, ctx.shape, np.shape(step))
+
+    def b(x):
+        return np.broadcast_to(np.asarray(x, dtype=float), shape)
+
+    return Evaluation(
+        mode="afd",
+        batch_per_gpu=b(batch),
+        context_tokens=b(ctx),
+        total_gpus=b(attention_gpus + ffn_gpus),
+        attention_gpus=b(attention_gpus),
+        micro_batches=m,
+        attention_s=b(t_a),
+        ffn_s=b(t_f),
+        dispatch_s=b(comm.dispatch_s),
+        combine_s=b(comm.combine_s),
+        layer_s=b(layer),
+        step_s=b(step),
+        tokens_per_step=scenario.tokens_per_step,
+        ffn_flops_per_stage=b(6.0 * assignments * h * mi),
+        ffn_peak_flops=gemm_peak_flops(ffn_hw, prec),
+        stage_s=b(layer / m),
+        bottleneck=np.broadcast_to(bottleneck, shape),
+        max_batch_per_gpu=b(max_batch_per_gpu(attention_hw, w_attn, kv, options.memory)),
+        memory_reasons=tuple(reasons),
+        memory_gb_per_gpu={"attention": w_attn.as_gb(), "ffn": w_ffn.as_gb()},
+        config={
+            "mode": "afd",
+            "model": model.name,
+            "attention_hardware": attention_hw.name,
+            "ffn_hardware": ffn_hw.name,
+            "attention_gpus": attention_gpus,
+            "ffn_gpus": ffn_gpus,
+            "micro_batches": m,
+            "experts_per_ffn_gpu": experts_per_gpu,
+            "shared_experts_on": options.shared_experts_on,
+            "context_tokens": scenario.context_tokens,
+            "mtp_draft_tokens": scenario.mtp_draft_tokens,
+            "weights": prec.weights,
+            "kv_dtype": prec.kv,
+        },
+    )
+
+
+def eval_afd(
+    model: MoEModel,
+    attention_hw: Hardware,
+    ffn_hw: Hardware,
+    scenario: Scenario,
+    attention_gpus: int,
+    ffn_gpus: int,
+    micro_batches: int = 3,
+    batch_per_gpu: int | None = None,
+    tpot_slo_s: float | None = None,
+    options: DeployOptions = DEFAULT_OPTIONS,
+    whole_nodes: bool = True,
+) -> DeploymentResult:
+    """One AFD deployment: at a fixed batch per attention GPU, or the largest batch meeting a TPOT SLO."""
+    if (batch_per_gpu is None) == (tpot_slo_s is None):
+        raise AfdscopeError("give exactly one of a batch per GPU or a TPOT SLO")
+
+    def evaluate(b):
+        return evaluate_afd(
+            model,
+            attention_hw,
+            ffn_hw,
+            scenario,
+            attention_gpus,
+            ffn_gpus,
+            micro_batches,
+            b,
+            options,
+            whole_nodes=whole_nodes,
+        )
+
+    if batch_per_gpu is not None:
+        if batch_per_gpu < 1:
+            raise AfdscopeError(f"batch per GPU = {batch_per_gpu}: give at least 1 request")
+        return evaluate(batch_per_gpu).point()
+    check_slo(tpot_slo_s, options, scenario.tokens_per_step)
+    cap = int(evaluate(micro_batches).max_batch_per_gpu)
+    ev, i = largest_batch_meeting_slo(evaluate, tpot_slo_s, micro_batches, cap)
+    tpot = float(ev.tpot_s[i])
+    extra = ()
+    if tpot > tpot_slo_s:
+        extra = (
+            f"TPOT {tpot * 1e3:.1f} ms at the smallest batch ({int(ev.batch_per_gpu[i])} per attention GPU) "
+            f"exceeds the SLO of {tpot_slo_s * 1e3:g} ms",
+        )
+    return ev.point(i, extra)

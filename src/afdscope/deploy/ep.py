@@ -1,0 +1,174 @@
+"""Large-scale EP: data-parallel attention and expert-parallel MoE over the same `gpus` GPUs.
+
+Per MoE layer and micro-batch a GPU runs attention, the shared expert and its routed experts, and takes
+part in a dispatch and a combine all-to-all. The overlap scheme (paper Table 2) decides how much of the
+communication hides behind compute:
+
+    2BO (two micro-batches):  layer = 2 · max(t_attn + t_shared + t_experts, t_dispatch + t_combine)
+    SBO (comm behind the shared expert): layer = t_attn + t_experts + max(t_shared, t_dispatch + t_combine)
+    NBO (no overlap):        layer = t_attn + t_shared + t_experts + t_dispatch + t_combine
+
+Step = per-step overhead + Σ layers + LM head / MTP; TPOT = step / tokens per step (spec beyond.md §D).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from afdscope.deploy.options import DEFAULT_OPTIONS, DeployOptions
+from afdscope.deploy.result import BOTTLENECKS, DeploymentResult, Evaluation
+from afdscope.deploy.step import check_slo, head_and_mtp_s, largest_batch_meeting_slo
+from afdscope.errors import AfdscopeError
+from afdscope.memory import ep_weights_per_gpu, kv_bytes_per_request, max_batch_per_gpu, memory_reasons
+from afdscope.ops.attention import attention_layer_time_s
+from afdscope.ops.comm import ep_comm
+from afdscope.ops.experts import expert_layer_time_s, gemm_peak_flops, mlp_time_s
+from afdscope.specs.hardware import Hardware
+from afdscope.specs.model import MoEModel
+from afdscope.specs.scenario import Scenario
+
+
+def evaluate_ep(
+    model: MoEModel,
+    hw: Hardware,
+    scenario: Scenario,
+    gpus: int,
+    batch_per_gpu,
+    options: DeployOptions = DEFAULT_OPTIONS,
+    context_tokens=None,
+) -> Evaluation:
+    """Evaluate EP over `gpus` GPUs for every batch (and context) in the broadcast arrays."""
+    if gpus < 1:
+        raise AfdscopeError(f"gpus = {gpus}: an EP deployment needs at least 1 GPU")
+    prec = scenario.precision
+    q = scenario.query_positions
+    mb = 2 if options.ep_overlap == "2bo" else 1
+    batch = np.asarray(batch_per_gpu, dtype=float)
+    ctx = np.asarray(scenario.context_tokens if context_tokens is None else context_tokens, dtype=float)
+    requests = batch / mb  # per micro-batch
+    tokens = requests * q
+    h, k = model.hidden_size, model.top_k
+
+    t_attn = attention_layer_time_s(model, hw, requests, ctx, prec, q, options.attention)
+    redundant = options.memory.redundant_experts
+    experts_per_gpu = math.ceil((model.n_routed_experts + redundant) / gpus)
+    assignments = tokens * k
+    t_experts = expert_layer_time_s(
+        hw, assignments, experts_per_gpu, h, model.moe_intermediate_size, prec, options.gemm
+    )
+    t_shared = _shared_s(model, hw, tokens, scenario, options)
+    comm = ep_comm(model, hw, tokens, gpus, options.comm)
+    t_comm = comm.dispatch_s + comm.combine_s
+    compute = t_attn + t_shared + t_experts
+    if options.ep_overlap == "2bo":
+        layer = 2 * np.maximum(compute, t_comm)
+    elif options.ep_overlap == "sbo":
+        layer = t_attn + t_experts + np.maximum(t_shared, t_comm)
+    else:
+        layer = compute + t_comm
+    dense = 0.0
+    if model.n_dense_layers:
+        t_dense = mlp_time_s(hw, tokens, h, model.dense_intermediate_size, prec, options.gemm)
+        dense = mb * (t_attn + t_dense)
+    mean_layer = (model.n_moe_layers * layer + model.n_dense_layers * dense) / model.num_layers
+    step = (
+        options.step_overhead_s
+        + model.n_moe_layers * layer
+        + model.n_dense_layers * dense
+        + head_and_mtp_s(model, hw, batch, scenario, options, mean_layer)
+    )
+
+    exposed_comm = t_comm > compute if options.ep_overlap == "2bo" else t_comm > np.maximum(t_attn, t_experts)
+    bottleneck = np.where(
+        exposed_comm,
+        BOTTLENECKS.index("communication"),
+        np.where(t_attn > t_shared + t_experts, BOTTLENECKS.index("attention"), BOTTLENECKS.index("ffn")),
+    )
+
+    weights = ep_weights_per_gpu(model, gpus, prec, options.memory)
+    kv = kv_bytes_per_request(
+        model, ctx, prec, mtp_layers=model.mtp_layers if scenario.mtp_draft_tokens else 0
+    )
+    shape = np.broadcast_shapes(batch.shape, ctx.shape, np.shape(step))
+
+    def b(x):
+        return np.broadcast_to(np.asarray(x, dtype=float), shape)
+
+    return Evaluation(
+        mode="ep",
+        batch_per_gpu=b(batch),
+        context_tokens=b(ctx),
+        total_gpus=b(gpus),
+        attention_gpus=b(gpus),
+        micro_batches=mb,
+        attention_s=b(t_attn),
+        ffn_s=b(t_shared + t_experts),
+        dispatch_s=b(comm.dispatch_s),
+        combine_s=b(comm.combine_s),
+        layer_s=b(layer),
+        step_s=b(step),
+        tokens_per_step=scenario.tokens_per_step,
+        ffn_flops_per_stage=b(6.0 * assignments * h * model.moe_intermediate_size),
+        ffn_peak_flops=gemm_peak_flops(hw, prec),
+        stage_s=b(layer / mb),
+        bottleneck=np.broadcast_to(bottleneck, shape),
+        max_batch_per_gpu=b(max_batch_per_gpu(hw, weights, kv, options.memory)),
+        memory_reasons=tuple(memory_reasons(hw, weights, 1.0, 0, options.memory, role="ep")),
+        memory_gb_per_gpu={"ep": weights.as_gb()},
+        config={
+            "mode": "ep",
+            "model": model.name,
+            "hardware": hw.name,
+            "gpus": gpus,
+            "overlap": options.ep_overlap,
+            "experts_per_gpu": experts_per_gpu,
+            "context_tokens": scenario.context_tokens,
+            "mtp_draft_tokens": scenario.mtp_draft_tokens,
+            "weights": prec.weights,
+            "kv_dtype": prec.kv,
+        },
+    )
+
+
+def _shared_s(model: MoEModel, hw: Hardware, tokens, scenario: Scenario, options: DeployOptions):
+    if not model.n_shared_experts:
+        return np.zeros_like(np.asarray(tokens, dtype=float))
+    width = model.n_shared_experts * model.shared_intermediate_size
+    return mlp_time_s(hw, tokens, model.hidden_size, width, scenario.precision, options.gemm)
+
+
+def eval_ep(
+    model: MoEModel,
+    hw: Hardware,
+    scenario: Scenario,
+    gpus: int,
+    batch_per_gpu: int | None = None,
+    tpot_slo_s: float | None = None,
+    options: DeployOptions = DEFAULT_OPTIONS,
+) -> DeploymentResult:
+    """One EP deployment: at a fixed batch per GPU, or at the largest batch that meets a TPOT SLO."""
+    if (batch_per_gpu is None) == (tpot_slo_s is None):
+        raise AfdscopeError("give exactly one of a batch per GPU or a TPOT SLO")
+    if batch_per_gpu is not None:
+        if batch_per_gpu < 1:
+            raise AfdscopeError(f"batch per GPU = {batch_per_gpu}: give at least 1 request")
+        return evaluate_ep(model, hw, scenario, gpus, batch_per_gpu, options).point()
+    check_slo(tpot_slo_s, options, scenario.tokens_per_step)
+    step = 2 if options.ep_overlap == "2bo" else 1
+    cap = int(evaluate_ep(model, hw, scenario, gpus, step, options).max_batch_per_gpu)
+    ev, i = largest_batch_meeting_slo(
+        lambda b: evaluate_ep(model, hw, scenario, gpus, b, options), tpot_slo_s, step, cap
+    )
+    return ev.point(i, _slo_reasons(ev, i, tpot_slo_s))
+
+
+def _slo_reasons(ev: Evaluation, i: int, tpot_slo_s: float) -> tuple[str, ...]:
+    tpot = float(ev.tpot_s[i])
+    if tpot <= tpot_slo_s:
+        return ()
+    return (
+        f"TPOT {tpot * 1e3:.1f} ms at the smallest batch ({int(ev.batch_per_gpu[i])} per GPU) "
+        f"exceeds the SLO of {tpot_slo_s * 1e3:g} ms",
+    )

@@ -1,0 +1,126 @@
+"""What an evaluation returns: arrays over a sweep (`Evaluation`) and one point of it (`DeploymentResult`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+BOTTLENECKS = ("attention", "ffn", "communication", "memory")
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """A deployment evaluated over broadcast arrays (batch, context, GPU counts…). Times in s.
+
+    `attention_s`, `ffn_s`, `dispatch_s`, `combine_s` are one MoE layer's per-micro-batch stage times;
+    `layer_s` the time of one MoE layer for all micro-batches; `step_s` one decode step.
+    """
+
+    mode: str
+    batch_per_gpu: np.ndarray  # requests per attention GPU
+    context_tokens: np.ndarray
+    total_gpus: np.ndarray
+    attention_gpus: np.ndarray  # EP: every GPU
+    micro_batches: int
+    attention_s: np.ndarray
+    ffn_s: np.ndarray
+    dispatch_s: np.ndarray
+    combine_s: np.ndarray
+    layer_s: np.ndarray
+    step_s: np.ndarray
+    tokens_per_step: float
+    ffn_flops_per_stage: np.ndarray  # routed-expert FLOPs one FFN GPU does per micro-batch and layer
+    ffn_peak_flops: float
+    stage_s: np.ndarray  # per micro-batch and MoE layer: the paper's t_B analogue
+    bottleneck: np.ndarray  # index into BOTTLENECKS
+    max_batch_per_gpu: np.ndarray  # KV capacity limit (attention GPU)
+    memory_reasons: tuple[str, ...]  # weights that do not fit whatever the batch
+    memory_gb_per_gpu: dict = field(default_factory=dict)
+    config: dict = field(default_factory=dict)
+
+    @property
+    def tpot_s(self) -> np.ndarray:
+        return self.step_s / self.tokens_per_step
+
+    @property
+    def tokens_per_s_per_user(self) -> np.ndarray:
+        return self.tokens_per_step / self.step_s
+
+    @property
+    def tokens_per_s_per_gpu(self) -> np.ndarray:
+        """Output tokens over all GPUs of the deployment (attention and FFN)."""
+        return self.batch_per_gpu * self.attention_gpus * self.tokens_per_s_per_user / self.total_gpus
+
+    @property
+    def hfu_ffn(self) -> np.ndarray:
+        """FFN-side HFU as the paper defines it: expert FLOPs over peak × the per-layer stage time."""
+        return self.ffn_flops_per_stage / (self.ffn_peak_flops * self.stage_s)
+
+    @property
+    def fits(self) -> np.ndarray:
+        return np.asarray((self.batch_per_gpu <= self.max_batch_per_gpu) & (len(self.memory_reasons) == 0))
+
+    def point(self, index=(), extra_reasons: tuple[str, ...] = ()) -> DeploymentResult:
+        """One configuration of the sweep as a result object (`extra_reasons`: e.g. a missed SLO)."""
+
+        def at(x):
+            a = np.asarray(x)
+            return a[index] if a.ndim else a
+
+        batch = int(at(np.broadcast_to(self.batch_per_gpu, self.step_s.shape)))
+        reasons = list(self.memory_reasons)
+        max_batch = int(at(np.broadcast_to(self.max_batch_per_gpu, self.step_s.shape)))
+        if not reasons and batch > max_batch:
+            reasons.append(
+                f"KV cache fits {max_batch} requests per attention GPU at "
+                f"{int(at(np.broadcast_to(self.context_tokens, self.step_s.shape)))} tokens of context, "
+                f"{batch} asked"
+            )
+        memory_bound = bool(reasons)
+        reasons += list(extra_reasons)
+        bottleneck = "memory" if memory_bound else BOTTLENECKS[int(at(self.bottleneck))]
+        return DeploymentResult(
+            mode=self.mode,
+            feasible=not reasons,
+            reasons=tuple(reasons),
+            tokens_per_s_per_gpu=float(at(self.tokens_per_s_per_gpu)),
+            tokens_per_s_per_user=float(at(self.tokens_per_s_per_user)),
+            tpot_ms=float(at(self.tpot_s)) * 1e3,
+            batch_per_gpu=batch,
+            per_layer_us={
+                "attention": float(at(self.attention_s)) * 1e6,
+                "ffn": float(at(self.ffn_s)) * 1e6,
+                "dispatch": float(at(self.dispatch_s)) * 1e6,
+                "combine": float(at(self.combine_s)) * 1e6,
+            },
+            bottleneck=bottleneck,
+            hfu_ffn=float(at(self.hfu_ffn)),
+            memory_gb_per_gpu=self.memory_gb_per_gpu,
+            step_ms=float(at(self.step_s)) * 1e3,
+            total_gpus=int(at(np.broadcast_to(self.total_gpus, self.step_s.shape))),
+            config=self.config,
+        )
+
+
+@dataclass(frozen=True)
+class DeploymentResult:
+    mode: str
+    feasible: bool
+    reasons: tuple[str, ...]
+    tokens_per_s_per_gpu: float
+    tokens_per_s_per_user: float
+    tpot_ms: float
+    batch_per_gpu: int
+    per_layer_us: dict
+    bottleneck: str
+    hfu_ffn: float
+    memory_gb_per_gpu: dict
+    step_ms: float
+    total_gpus: int
+    config: dict
+
+    def as_dict(self) -> dict:
+        d = dict(self.__dict__)
+        d["reasons"] = list(self.reasons)
+        return d

@@ -1,0 +1,70 @@
+"""Pieces of a decode step shared by both deployments: per-step work outside the layer pipeline, and
+the search for the largest batch that meets a TPOT SLO."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from afdscope.deploy.options import DeployOptions
+from afdscope.deploy.result import Evaluation
+from afdscope.errors import AfdscopeError
+from afdscope.ops.experts import gemm_time_s
+from afdscope.specs.hardware import Hardware
+from afdscope.specs.model import MoEModel
+from afdscope.specs.scenario import Precision, Scenario
+
+# Embeddings and the LM head stay BF16 in FP8 checkpoints (DeepSeek-V3's quantization_config).
+_HEAD_PRECISION = Precision(weights="bf16")
+
+
+def head_and_mtp_s(
+    model: MoEModel,
+    hw: Hardware,
+    requests,
+    scenario: Scenario,
+    options: DeployOptions,
+    mean_layer_s,
+):
+    """LM head over every query position, plus n sequential MTP draft passes (one decoder layer and an
+    LM head each, over the batch) on the GPU that holds the head."""
+    if not options.model_head_and_mtp:
+        return np.zeros_like(np.asarray(mean_layer_s, dtype=float))
+    requests = np.asarray(requests, dtype=float)
+    rows = requests * scenario.query_positions
+    head = gemm_time_s(hw, rows, model.hidden_size, model.vocab_size, _HEAD_PRECISION, options.gemm)
+    drafts = scenario.mtp_draft_tokens
+    if drafts == 0:
+        return head
+    draft_head = gemm_time_s(hw, requests, model.hidden_size, model.vocab_size, _HEAD_PRECISION, options.gemm)
+    # A draft pass pushes 1 position per request through one layer; the main pass pushed 1 + n.
+    return head + drafts * (np.asarray(mean_layer_s) / scenario.query_positions + draft_head)
+
+
+def check_slo(tpot_slo_s: float, options: DeployOptions, tokens_per_step: float) -> None:
+    if tpot_slo_s <= 0:
+        raise AfdscopeError(f"TPOT SLO {tpot_slo_s * 1e3:g} ms: give a positive SLO")
+    floor = options.step_overhead_s / tokens_per_step
+    if tpot_slo_s <= floor:
+        raise AfdscopeError(
+            f"TPOT SLO {tpot_slo_s * 1e3:g} ms is below the fixed per-step overhead "
+            f"({options.step_overhead_s * 1e3:g} ms / {tokens_per_step:g} tokens per step "
+            f"= {floor * 1e3:.3g} ms); raise the SLO"
+        )
+
+
+def largest_batch_meeting_slo(
+    evaluate: Callable[[np.ndarray], Evaluation], tpot_slo_s: float, step: int, cap: int
+) -> tuple[Evaluation, int]:
+    """Evaluate batches step, 2·step, … up to `cap` in one vectorised call; return the evaluation and the
+    index of the highest-throughput batch that fits in memory and meets the SLO (or of the smallest
+    batch, when none does — the caller reports it as infeasible)."""
+    cap = max(step, min(int(cap), 1 << 16))
+    batches = np.arange(step, cap + 1, step, dtype=float)
+    ev = evaluate(batches)
+    ok = np.asarray(ev.fits) & (ev.tpot_s <= tpot_slo_s)
+    if not ok.any():
+        return ev, 0
+    score = np.where(ok, ev.tokens_per_s_per_gpu, -np.inf)
+    return ev, int(np.argmax(score))

@@ -1,0 +1,381 @@
+"""Decode attention on one GPU: data-parallel attention for `batch` requests of `context` tokens each.
+
+    t = softmax_p(KV bytes / (BW · e_hbm), padded core FLOPs / (F_attn · e_core))
+        + max(projection weight bytes / BW, 2 · rows · projection params / F_gemm) / e_proj + overhead
+
+for the mean layer of the model (windowed layers cap the context at their window). Pure functions;
+`batch` and `context` broadcast as numpy arrays, specs are scalars. SI units throughout.
+Equations, calibration values and their sources: docs/ops/attention.md (spec beyond.md §A).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass
+from importlib import resources
+from typing import Literal
+
+import numpy as np
+
+from afdscope.errors import AfdscopeError
+from afdscope.specs.hardware import Hardware
+from afdscope.specs.model import MoEModel
+from afdscope.specs.scenario import Precision
+
+Basis = Literal["effective", "peak"]
+
+
+@dataclass(frozen=True)
+class AttentionCalibration:
+    """How close decode-attention kernels get to the roofline.
+
+    hbm_efficiency: achieved fraction of the bandwidth while streaming the KV cache.
+    compute_efficiency: achieved fraction of the attention-dtype FLOP/s in the core (QK^T, PV) MMAs.
+    projection_efficiency: achieved fraction of the roofline of the q/kv/o projection GEMMs; it also
+        carries the small kernels around them (norms, RoPE, KV-cache append, quantisation).
+    overhead_s: fixed time per layer on top.
+    head_tile: MMA rows that one KV head's query rows (query heads of its group × query positions)
+        are padded to. Decode kernels (FlashMLA, FlashAttention-3 pack-GQA) put those rows in the M
+        dimension of a Hopper WGMMA, whose M is 64: a GQA group of 16 leaves 3/4 of each MMA idle.
+    overlap_exponent: p of the soft maximum (a^p + b^p)^(1/p) of the KV-read and the MMA time; inf is
+        the hard roofline maximum. A finite p charges the imperfect overlap near the ridge point.
+    basis: "effective": fractions of `hw.effective_hbm_bandwidth` / `hw.effective_flops` (the hardware
+        file's sustained fractions applied); "peak": fractions of the datasheet peaks `hw.hbm_bandwidth`
+        / `hw.peak_flops`, so a measured calibration means the same in every value set.
+    """
+
+    hbm_efficiency: float
+    compute_efficiency: float
+    projection_efficiency: float
+    overhead_s: float
+    head_tile: int
+    overlap_exponent: float
+    basis: Basis
+
+    def __post_init__(self):
+        for name in ("hbm_efficiency", "compute_efficiency", "projection_efficiency"):
+            value = getattr(self, name)
+            if not 0 < value <= 1:
+                raise AfdscopeError(f"{name} = {value!r}: must be in (0, 1]")
+        if not self.overhead_s >= 0:
+            raise AfdscopeError(f"overhead_s = {self.overhead_s!r}: must be >= 0")
+        if not (isinstance(self.head_tile, int) and self.head_tile >= 1):
+            raise AfdscopeError(f"head_tile = {self.head_tile!r}: must be an integer >= 1")
+        if not self.overlap_exponent >= 1:
+            raise AfdscopeError(f"overlap_exponent = {self.overlap_exponent!r}: must be >= 1 (inf = max)")
+        if self.basis not in ("effective", "peak"):
+            raise AfdscopeError(f"basis = {self.basis!r}: use 'effective' or 'peak'")
+
+
+IDEAL_ATTENTION = AttentionCalibration(
+    hbm_efficiency=1.0,
+    compute_efficiency=1.0,
+    projection_efficiency=1.0,
+    overhead_s=0.0,
+    head_tile=1,
+    overlap_exponent=math.inf,
+    basis="effective",
+)
+"""Pure roofline at the hardware's effective values (spec beyond.md §A): hard max, no tile padding,
+no overhead."""
+
+DEFAULT_ATTENTION = AttentionCalibration(
+    hbm_efficiency=0.8858,
+    compute_efficiency=0.7967,
+    projection_efficiency=0.5499,
+    overhead_s=0.0,
+    head_tile=64,
+    overlap_exponent=2.0,
+    basis="peak",
+)
+"""Fitted by `fit_attention_calibration` to calibration/attention_layer_microbench.csv (Step-3 system
+report, arXiv 2507.19427, Table 9: 16 layer times, MFA/MLA/GQA on H800/H20/A800 at 8K and 32K).
+
+* hbm_efficiency 0.886 of peak, compute_efficiency 0.797 of the BF16 peak, projection_efficiency
+  0.550 of the projection roofline at peak: least squares on log(predicted / measured).
+* overhead_s = 0: not identifiable from the table (any value from 0 to 30 µs changes the RMS log
+  error by < 2 %, trading against projection_efficiency), so it is left out and the projection
+  efficiency carries the fixed costs.
+* head_tile = 64 (Hopper WGMMA M), not fitted: without it GQA-16 on H20, the one case where the
+  padding turns a memory-bound kernel compute bound, comes out 2.1x faster than measured (-52 %), and
+  refitting the efficiencies without padding still leaves a 46 % worst error.
+* overlap_exponent = 2, not fitted (a conventional soft knee); a fitted p (≈ 1.2) wants more than
+  100 % of the peak bandwidth.
+"""
+
+
+@dataclass(frozen=True)
+class AttentionParts:
+    """One mean decoder layer's attention on one GPU; every field broadcast to the (batch, context) shape.
+
+    core_flops are the useful FLOPs (no tile padding); the times include the calibration.
+    kv_read_s and core_math_s are the two sides of the core soft maximum, core_s the combination.
+    """
+
+    kv_bytes: np.ndarray
+    core_flops: np.ndarray
+    projection_weight_bytes: np.ndarray
+    projection_flops: np.ndarray
+    kv_read_s: np.ndarray
+    core_math_s: np.ndarray
+    core_s: np.ndarray
+    projection_s: np.ndarray
+    overhead_s: np.ndarray
+    total_s: np.ndarray
+
+
+# --- shapes -----------------------------------------------------------------------------------------
+
+
+def core_head_dims(model: MoEModel) -> tuple[int, int]:
+    """(d_k, d_v) of the core attention per query head. Absorbed MLA attends over the cached latent:
+    d_k = kv_lora_rank + rope (576 for DeepSeek-V3), d_v = kv_lora_rank (512)."""
+    a = model.attention
+    if a.kind == "mla":
+        return a.kv_lora_rank + a.qk_rope_head_dim, a.kv_lora_rank
+    return a.head_dim, a.head_dim
+
+
+def mean_attended_tokens(model: MoEModel, context) -> np.ndarray:
+    """Tokens one query attends to, averaged over the layers: min(context, window) per layer.
+
+    Chunked layers (Llama-4) attend to context mod chunk; the cap is their upper bound."""
+    ctx = np.asarray(context, dtype=float)
+    windows = model.attention.layer_windows
+    total = np.zeros_like(ctx)
+    for w in set(windows):
+        n = windows.count(w)
+        total = total + n * (ctx if w is None else np.minimum(ctx, w))
+    return total / len(windows)
+
+
+def kv_bytes_per_request(model: MoEModel, context, kv_dtype_bytes: float = 2.0) -> np.ndarray:
+    """KV-cache bytes one request of `context` tokens holds over all decoder layers, windows capping
+    their layers (`MoEModel.kv_bytes_per_token` is the uncapped per-token figure)."""
+    per_token_layer = model.attention.kv_bytes_per_token_layer(kv_dtype_bytes)
+    return model.num_layers * mean_attended_tokens(model, context) * per_token_layer
+
+
+def _flops_dtype(hw: Hardware, dtype: str) -> str:
+    # A device without the format runs it on the next wider one it has (fp4 -> fp8 -> bf16): Ampere
+    # has no FP8, so A800 GEMMs and FP8 attention are charged at the BF16 peak. Its INT8 GEMMs (Step-3
+    # Table 9) would be 2x faster than that; the fitted projection efficiency absorbs it.
+    if dtype == "fp4" and hw.fp4_flops is None:
+        dtype = "fp8"
+    if dtype == "fp8" and hw.fp8_flops is None:
+        dtype = "bf16"
+    return dtype
+
+
+def _rates(hw: Hardware, precision: Precision, basis: Basis) -> tuple[float, float, float]:
+    """(bandwidth, attention FLOP/s, GEMM FLOP/s) before the calibration's fractions."""
+    attn, gemm = _flops_dtype(hw, precision.attention), _flops_dtype(hw, precision.gemm_dtype)
+    if basis == "peak":
+        return hw.hbm_bandwidth, hw.peak_flops(attn), hw.peak_flops(gemm)
+    return hw.effective_hbm_bandwidth, hw.effective_flops(attn), hw.effective_flops(gemm)
+
+
+def _soft_max(a, b, p):
+    if math.isinf(p):
+        return np.maximum(a, b)
+    hi, lo = np.maximum(a, b), np.minimum(a, b)
+    ratio = np.divide(lo, hi, out=np.zeros_like(hi), where=hi > 0)
+    return hi * (1.0 + ratio**p) ** (1.0 / p)
+
+
+def _check(batch, context, query_positions) -> tuple[np.ndarray, np.ndarray]:
+    b, c = np.asarray(batch, dtype=float), np.asarray(context, dtype=float)
+    if not (np.all(np.isfinite(b)) and np.all(b >= 0)):
+        raise AfdscopeError("batch must be finite and >= 0 (requests on this GPU)")
+    if not (np.all(np.isfinite(c)) and np.all(c >= 0)):
+        raise AfdscopeError("context must be finite and >= 0 (KV tokens per request)")
+    if not (isinstance(query_positions, (int, np.integer)) and query_positions >= 1):
+        raise AfdscopeError(
+            f"query_positions = {query_positions!r}: must be an integer >= 1 (1 + MTP drafts)"
+        )
+    return np.broadcast_arrays(b, c)
+
+
+# --- the operator -------------------------------------------------------------------------------------
+
+
+def attention_layer_parts(
+    model: MoEModel,
+    hw: Hardware,
+    batch,
+    context,
+    precision: Precision,
+    query_positions: int = 1,
+    calibration: AttentionCalibration = DEFAULT_ATTENTION,
+) -> AttentionParts:
+    """Decode time of the mean attention layer on one GPU running data-parallel attention.
+
+    batch: requests on this GPU; context: KV tokens per request; query_positions: 1 + MTP draft tokens
+    (they multiply query rows and FLOPs, not KV bytes). Arrays broadcast against each other.
+    """
+    b, ctx = _check(batch, context, query_positions)
+    cal, a = calibration, model.attention
+    bw, f_attn, f_gemm = _rates(hw, precision, cal.basis)
+    q = float(query_positions)
+
+    # Core: every request streams its (window-capped) KV once per step; all query rows reuse it.
+    attended = mean_attended_tokens(model, ctx)
+    kv_bytes = b * attended * a.kv_bytes_per_token_layer(precision.kv_bytes)
+    d_k, d_v = core_head_dims(model)
+    core_flops = b * q * attended * 2.0 * a.num_q_heads * (d_k + d_v)
+    rows_per_kv_head = (a.num_q_heads // a.num_kv_heads) * query_positions
+    padding = math.ceil(rows_per_kv_head / cal.head_tile) * cal.head_tile / rows_per_kv_head
+    kv_read_s = kv_bytes / (bw * cal.hbm_efficiency)
+    core_math_s = core_flops * padding / (f_attn * cal.compute_efficiency)
+    core_s = _soft_max(kv_read_s, core_math_s, cal.overlap_exponent)
+
+    # Projections (q/kv/o; MLA down/up with the absorbed W_UK/W_UV, whose weights are kv_b's; MFA
+    # low-rank q): GEMMs over batch · query_positions rows that read every weight once.
+    params = float(a.params(model.hidden_size))
+    proj_bytes = np.broadcast_to(params * precision.weight_bytes, b.shape)
+    proj_flops = 2.0 * b * q * params
+    projection_s = np.maximum(proj_bytes / bw, proj_flops / f_gemm) / cal.projection_efficiency
+
+    overhead = np.broadcast_to(cal.overhead_s, b.shape)
+    return AttentionParts(
+        kv_bytes=kv_bytes,
+        core_flops=core_flops,
+        projection_weight_bytes=proj_bytes,
+        projection_flops=proj_flops,
+        kv_read_s=kv_read_s,
+        core_math_s=core_math_s,
+        core_s=core_s,
+        projection_s=projection_s,
+        overhead_s=overhead,
+        total_s=core_s + projection_s + overhead,
+    )
+
+
+def attention_layer_time_s(
+    model: MoEModel,
+    hw: Hardware,
+    batch,
+    context,
+    precision: Precision,
+    query_positions: int = 1,
+    calibration: AttentionCalibration = DEFAULT_ATTENTION,
+) -> np.ndarray:
+    """`attention_layer_parts(...).total_s`: seconds for the mean attention layer on one GPU."""
+    return attention_layer_parts(model, hw, batch, context, precision, query_positions, calibration).total_s
+
+
+# --- calibration --------------------------------------------------------------------------------------
+
+# Conditions of Step-3 Table 9: 4 GPUs, 256 requests, BF16 attention and KV, FP8 (H800/H20) or INT8
+# (A800, taken as 1-byte weights at the BF16 peak) GEMMs. Attention is data parallel, 64 requests per
+# GPU: sharding MFA's or MLA's single KV head by tensor parallelism would make each GPU read all 256
+# requests' KV, which alone takes longer than the measured layer (MFA on H800 at 8K: 641 vs 281 µs).
+MICROBENCH_BATCH_PER_GPU = 64
+MICROBENCH_PRECISION = Precision(weights="fp8", kv="bf16", attention="bf16")
+_MICROBENCH_MODELS = {"Step3": "step3", "DeepSeek-V3": "deepseek-v3", "Qwen3-235B-A22B": "qwen3-235b"}
+
+
+def load_attention_microbench() -> list[dict]:
+    """Rows of calibration/attention_layer_microbench.csv: attention, model, gpu, context_tokens (int),
+    layer_us (float), plus the catalog names model_key and hardware_key."""
+    text = (
+        resources.files("afdscope.calibration").joinpath("attention_layer_microbench.csv").read_text("utf-8")
+    )
+    rows = []
+    for row in csv.DictReader(line for line in text.splitlines() if line and not line.startswith("#")):
+        if not row["layer_us"]:
+            continue  # not reported
+        rows.append(
+            row
+            | {
+                "context_tokens": int(row["context_tokens"]),
+                "layer_us": float(row["layer_us"]),
+                "model_key": _MICROBENCH_MODELS[row["model"]],
+                "hardware_key": row["gpu"].lower(),
+            }
+        )
+    return rows
+
+
+def _microbench_terms(rows: list[dict], calibration: AttentionCalibration) -> np.ndarray:
+    """Per row at unit efficiencies: (KV read s, core MMA s, projection s); shape (3, rows)."""
+    from afdscope.catalog.hardware_catalog import load_hardware
+    from afdscope.catalog.model_catalog import load_model
+
+    unit = AttentionCalibration(
+        hbm_efficiency=1.0,
+        compute_efficiency=1.0,
+        projection_efficiency=1.0,
+        overhead_s=0.0,
+        head_tile=calibration.head_tile,
+        overlap_exponent=calibration.overlap_exponent,
+        basis=calibration.basis,
+    )
+    terms = []
+    for r in rows:
+        p = attention_layer_parts(
+            load_model(r["model_key"]),
+            load_hardware(r["hardware_key"], "datasheet"),
+            MICROBENCH_BATCH_PER_GPU,
+            r["context_tokens"],
+            MICROBENCH_PRECISION,
+            calibration=unit,
+        )
+        terms.append((float(p.kv_read_s), float(p.core_math_s), float(p.projection_s)))
+    return np.array(terms).T
+
+
+def _predict_from_terms(terms, effs, calibration: AttentionCalibration):
+    e_hbm, e_core, e_proj = effs
+    core = _soft_max(terms[0] / e_hbm, terms[1] / e_core, calibration.overlap_exponent)
+    return core + terms[2] / e_proj + calibration.overhead_s
+
+
+def predict_attention_microbench(
+    rows: list[dict], calibration: AttentionCalibration = DEFAULT_ATTENTION
+) -> np.ndarray:
+    """Predicted layer time (s) for each microbenchmark row under its conditions."""
+    effs = (calibration.hbm_efficiency, calibration.compute_efficiency, calibration.projection_efficiency)
+    return _predict_from_terms(_microbench_terms(rows, calibration), effs, calibration)
+
+
+def fit_attention_calibration(
+    rows: list[dict],
+    *,
+    overhead_s: float = 0.0,
+    head_tile: int = 64,
+    overlap_exponent: float = 2.0,
+) -> AttentionCalibration:
+    """Fit the three efficiencies (fractions of peak) to measured layer times by least squares on
+    log(predicted / measured) — Levenberg–Marquardt in log-efficiency space. The structural choices
+    (overhead, MMA tile, overlap exponent) are inputs, not fitted."""
+    template = AttentionCalibration(1.0, 1.0, 1.0, overhead_s, head_tile, overlap_exponent, "peak")
+    terms = _microbench_terms(rows, template)
+    measured = np.array([r["layer_us"] for r in rows]) * 1e-6
+
+    def residuals(x):
+        return np.log(_predict_from_terms(terms, np.exp(x), template) / measured)
+
+    x, damping = np.log([0.8, 0.7, 0.6]), 1e-3
+    for _ in range(200):
+        r0 = residuals(x)
+        jac = np.array([(residuals(x + h) - r0) / 1e-7 for h in np.eye(3) * 1e-7]).T
+        jtj, grad = jac.T @ jac, jac.T @ r0
+        while damping < 1e12:
+            step = np.linalg.solve(jtj + damping * np.diag(np.diag(jtj)), -grad)
+            if np.sum(residuals(x + step) ** 2) < np.sum(r0**2):
+                x, damping = x + step, damping / 3
+                break
+            damping *= 5
+        if damping >= 1e12 or np.max(np.abs(step)) < 1e-12:
+            break
+    e_hbm, e_core, e_proj = np.exp(x)
+    if max(e_hbm, e_core, e_proj) > 1:
+        raise AfdscopeError(
+            f"the fit wants efficiencies {e_hbm:.3f}, {e_core:.3f}, {e_proj:.3f} of peak, above 1: these "
+            "rows cannot separate the terms (give rows at two context lengths and both regimes)"
+        )
+    return AttentionCalibration(
+        float(e_hbm), float(e_core), float(e_proj), overhead_s, head_tile, overlap_exponent, "peak"
+    )

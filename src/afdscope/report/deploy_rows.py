@@ -1,0 +1,25 @@
+"""A deployment result as field/value rows for the terminal and CSV (JSON uses `as_dict` directly)."""
+
+from __future__ import annotations
+
+from afdscope.deploy.result import DeploymentResult
+
+
+def result_rows(r: DeploymentResult) -> list[dict]:
+    rows = [
+        ("feasible", r.feasible),
+        ("reasons", "; ".join(r.reasons) or None),
+        ("tokens_per_s_per_gpu", r.tokens_per_s_per_gpu),
+        ("tokens_per_s_per_user", r.tokens_per_s_per_user),
+        ("tpot_ms", r.tpot_ms),
+        ("batch_per_gpu", r.batch_per_gpu),
+        ("total_gpus", r.total_gpus),
+        ("bottleneck", r.bottleneck),
+        ("hfu_ffn", r.hfu_ffn),
+        ("step_ms", r.step_ms),
+    ]
+    rows += [(f"per_layer_us.{k}", v) for k, v in r.per_layer_us.items()]
+    for role, parts in r.memory_gb_per_gpu.items():
+        rows += [(f"memory_gb_per_gpu.{role}.{k}", v) for k, v in parts.items()]
+    rows += [(f"config.{k}", v) for k, v in r.config.items()]
+    return [{"field": k, "value": v} for k, v in rows]

@@ -1,0 +1,152 @@
+"""Deployment evaluators: paper consistency, hand-checked pipelines, memory, SLO mode, monotonicity."""
+
+import numpy as np
+import pytest
+
+from afdscope.catalog.hardware_catalog import load_hardware
+from afdscope.catalog.model_catalog import load_model
+from afdscope.deploy.afd import eval_afd, evaluate_afd
+from afdscope.deploy.ep import eval_ep, evaluate_ep
+from afdscope.deploy.options import deploy_preset
+from afdscope.errors import AfdscopeError
+from afdscope.paper.ffn_rank import RankProblem, rank_curve
+from afdscope.paper.options import PaperOptions
+from afdscope.specs.scenario import Scenario
+
+V3 = load_model("deepseek-v3")
+H800 = load_hardware("h800")
+H800_PAPER = load_hardware("h800", "paper")
+PAPER = deploy_preset("paper")
+CTX = Scenario(context_tokens=4096)
+
+
+def test_afd_ffn_hfu_equals_the_paper_model_at_the_same_n_f_and_t_b():
+    t_b = (0.045 * 1.7 - 0.015) / (3 * 61)
+    # Batch that makes the FFN NIC's dispatch + combine take exactly t_B (scale-out binds at N_F = 4):
+    # tokens per NIC = 𝓑_out·t_B/(3H); a node receives every token once (N_F ≤ K) over its 8 NICs.
+    n_a, n_f = 128, 32
+    per_attention_gpu = 50e9 * t_b / (3 * 7168) * 8 / n_a
+    ev = evaluate_afd(
+        V3, H800_PAPER, H800_PAPER, Scenario(context_tokens=2048), n_a, n_f, 3, 3 * per_attention_gpu, PAPER
+    )
+    assert float(ev.stage_s) == pytest.approx(t_b)
+    paper = rank_curve(RankProblem.single(V3, H800_PAPER), np.array([4]), PaperOptions())
+    assert float(ev.hfu_ffn) == pytest.approx(float(paper.hfu[0]))
+    assert float(paper.hfu[0]) == pytest.approx(2 * 2048 * 100e9 / 1979e12)  # 𝓑_out·K/N_F = 100 GB/s
+
+
+def test_afd_pipeline_by_hand():
+    ev = evaluate_afd(V3, H800, H800, CTX, 32, 16, 3, 96)
+    t_a, t_f = float(ev.attention_s), float(ev.ffn_s)
+    d, c = float(ev.dispatch_s), float(ev.combine_s)
+    stage = max(t_a, t_f, max(d, c))  # default comm is full duplex
+    layer = max(3 * stage, t_a + d + t_f + c)
+    assert float(ev.layer_s) == pytest.approx(layer)
+    # One step: overhead + MoE layers + dense layers + fill + LM head; TPOT = step (no MTP).
+    assert float(ev.tpot_s) == pytest.approx(float(ev.step_s))
+    assert float(ev.step_s) > 58 * layer + 2e-3
+    # Tokens per GPU per second count the FFN GPUs too.
+    assert float(ev.tokens_per_s_per_gpu) == pytest.approx(96 * 32 / float(ev.step_s) / 48)
+
+
+def test_two_micro_batches_bubble_when_the_round_trip_is_longer_than_two_stages():
+    ev2 = evaluate_afd(V3, H800, H800, CTX, 32, 16, 2, 64)
+    rt = float(ev2.attention_s + ev2.dispatch_s + ev2.ffn_s + ev2.combine_s)
+    stage = max(float(ev2.attention_s), float(ev2.ffn_s), float(np.maximum(ev2.dispatch_s, ev2.combine_s)))
+    assert rt > 2 * stage  # comparable stages: 2 micro-batches cannot hide the round trip
+    assert float(ev2.layer_s) == pytest.approx(rt)
+    assert ev2.point().bottleneck == "communication"
+
+
+def test_ep_two_batch_overlap_by_hand():
+    ev = evaluate_ep(V3, H800, CTX, 144, 128)
+    compute = float(ev.attention_s + ev.ffn_s)
+    comm = float(ev.dispatch_s + ev.combine_s)
+    assert float(ev.layer_s) == pytest.approx(2 * max(compute, comm))
+    nbo = evaluate_ep(V3, H800, CTX, 144, 128, deploy_preset("default", ep_overlap="nbo"))
+    assert float(nbo.layer_s) > float(ev.layer_s)
+
+
+def test_mtp_tokens_per_step_and_tpot():
+    s = Scenario(context_tokens=4096, mtp_draft_tokens=1, mtp_acceptance=0.8)
+    assert s.tokens_per_step == pytest.approx(1.8) and s.query_positions == 2
+    r = eval_ep(V3, H800, s, 144, batch_per_gpu=64)
+    assert r.tpot_ms == pytest.approx(r.step_ms / 1.8)
+    assert r.tokens_per_s_per_user == pytest.approx(1.8 / r.step_ms * 1e3)
+    assert Scenario(context_tokens=1, mtp_draft_tokens=2, mtp_acceptance=0.5).tokens_per_step == 1.75
+
+
+def test_memory_infeasible_with_reason():
+    r = eval_ep(V3, load_hardware("h100"), CTX, 8, batch_per_gpu=8)
+    assert not r.feasible and r.bottleneck == "memory"
+    # 32 experts × 58 layers × 3·7168·2048 B = 81.7 GB of routed experts per GPU
+    assert any("81.7 GB" in x and "80 GB" in x for x in r.reasons)
+
+
+def test_kv_capacity_limits_the_batch():
+    r = eval_ep(V3, H800, Scenario(context_tokens=32768), 16, batch_per_gpu=4096)
+    assert not r.feasible and any("KV cache" in x for x in r.reasons)
+
+
+def test_slo_mode_returns_the_largest_batch_meeting_it():
+    r = eval_ep(V3, H800, CTX, 144, tpot_slo_s=0.05)
+    assert r.feasible and r.tpot_ms <= 50
+    bigger = eval_ep(V3, H800, CTX, 144, batch_per_gpu=r.batch_per_gpu + 2)
+    assert bigger.tpot_ms > 50 or not bigger.feasible
+    a = eval_afd(V3, H800, H800, CTX, 32, 16, 3, tpot_slo_s=0.05)
+    assert a.feasible and a.tpot_ms <= 50 and a.batch_per_gpu % 3 == 0
+
+
+def test_slo_below_overhead_is_an_error():
+    with pytest.raises(AfdscopeError, match="overhead"):
+        eval_ep(V3, H800, CTX, 144, tpot_slo_s=0.001)
+
+
+def test_impossible_slo_is_infeasible_not_an_error():
+    r = eval_ep(V3, H800, Scenario(context_tokens=131072), 16, tpot_slo_s=0.004)
+    assert not r.feasible and any("exceeds the SLO" in x for x in r.reasons)
+
+
+def test_heterogeneous_afd_memory_per_role():
+    h20 = load_hardware("h20")
+    r = eval_afd(V3, h20, H800, CTX, 32, 32, 3, batch_per_gpu=60)
+    assert r.config["attention_hardware"] == "h20" and r.config["ffn_hardware"] == "h800"
+    assert r.memory_gb_per_gpu["attention"]["routed_experts"] == 0
+    # 256 experts over 32 FFN GPUs: 8 per layer × 58 layers × 3·7168·2048 B
+    assert r.memory_gb_per_gpu["ffn"]["routed_experts"] == pytest.approx(8 * 58 * 3 * 7168 * 2048 / 1e9)
+
+
+def test_sub_node_needs_a_flag():
+    with pytest.raises(AfdscopeError, match="whole number"):
+        eval_afd(V3, H800, H800, CTX, 12, 16, 3, batch_per_gpu=30)
+    assert eval_afd(V3, H800, H800, CTX, 12, 16, 3, batch_per_gpu=30, whole_nodes=False).total_gpus == 28
+
+
+@pytest.mark.parametrize("field", ["scale_out_bandwidth", "scale_up_bandwidth", "hbm_bandwidth", "fp8_flops"])
+def test_more_hardware_never_lowers_throughput_under_an_slo(field):
+    faster = H800.model_copy(update={field: getattr(H800, field) * 2})
+    for fn in (
+        lambda hw: eval_ep(V3, hw, CTX, 144, tpot_slo_s=0.05),
+        lambda hw: eval_afd(V3, hw, hw, CTX, 32, 16, 3, tpot_slo_s=0.05),
+    ):
+        assert fn(faster).tokens_per_s_per_gpu >= fn(H800).tokens_per_s_per_gpu * (1 - 1e-9)
+
+
+def test_a_longer_slo_never_lowers_throughput():
+    slos = [0.03, 0.05, 0.08, 0.12]
+    ep = [eval_ep(V3, H800, CTX, 144, tpot_slo_s=s).tokens_per_s_per_gpu for s in slos]
+    afd = [eval_afd(V3, H800, H800, CTX, 32, 16, 3, tpot_slo_s=s).tokens_per_s_per_gpu for s in slos]
+    assert ep == sorted(ep) and afd == sorted(afd)
+
+
+def test_outputs_are_finite_and_non_negative_over_a_grid():
+    b = np.arange(1, 513, 7)[:, None]
+    ctx = np.array([128, 4096, 65536])[None, :]
+    for ev in (
+        evaluate_ep(V3, H800, CTX, 64, b, context_tokens=ctx),
+        evaluate_afd(V3, H800, H800, CTX, 32, 16, 3, b, context_tokens=ctx),
+    ):
+        for x in (ev.tokens_per_s_per_gpu, ev.tpot_s, ev.hfu_ffn, ev.step_s):
+            assert x.shape == (len(b), 3)
+            assert np.all(np.isfinite(x)) and np.all(x >= 0)
+        assert np.all(ev.hfu_ffn <= 1 + 1e-9)

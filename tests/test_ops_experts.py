@@ -1,0 +1,332 @@
+"""Expert (grouped GEMM) and dense GEMM operator models.
+
+Expected values are worked out here from the equations and published constants (paper arXiv 2602.09721,
+Janus arXiv 2512.13525, Step-3 arXiv 2507.19427), never read back from afdscope's output.
+"""
+
+import math
+
+import numpy as np
+import pytest
+
+from afdscope.catalog.hardware_catalog import load_hardware
+from afdscope.catalog.model_catalog import load_model
+from afdscope.errors import AfdscopeError
+from afdscope.ops.experts import (
+    DEFAULT_GEMM,
+    IDEAL_GEMM,
+    GemmCalibration,
+    compute_bound_tokens_per_layer,
+    expected_distinct_experts,
+    expert_layer_parts,
+    expert_layer_time_s,
+    gemm_dtype,
+    gemm_time_s,
+    grouped_gemm_ofu,
+    mlp_time_s,
+    step3_min_sparsity,
+)
+from afdscope.paper.ffn_rank import RankProblem, rank_curve
+from afdscope.paper.options import PaperOptions
+from afdscope.specs.hardware import Hardware, Sustained
+from afdscope.specs.scenario import Precision
+
+FP8 = Precision(weights="fp8")
+H, M = 7168, 2048  # DeepSeek-V3 hidden and expert intermediate size
+EXACT = Sustained(compute=1.0, hbm=1.0, scale_up=1.0, scale_out=1.0)
+
+
+def bare_gpu(name, bf16, fp8=None, hbm=2.0e12, fp4=None):
+    """A device given by its numbers alone, peaks taken as sustained."""
+    return Hardware(
+        name=name,
+        display_name=name,
+        bf16_flops=bf16,
+        fp8_flops=fp8,
+        fp4_flops=fp4,
+        hbm_capacity=80e9,
+        hbm_bandwidth=hbm,
+        scale_up_bandwidth=200e9,
+        scale_up_domain=8,
+        scale_out_bandwidth=25e9,
+        sustained=EXACT,
+    )
+
+
+# --- IDEAL reproduces the paper's FFN rank ------------------------------------------------------------
+
+# Paper scenario: t_B = (45 ms · 1.7 − 15 ms) / (3 · 61); H800 paper values F = 1979 T, BW = 3.35 TB/s,
+# 𝓑_out = 50 GB/s, 𝓑_up = 160 GB/s; B_X = 𝓑_X · t_B / (3 · H).
+T_B = 0.0615 / 183
+B_OUT = 50e9 * T_B / (3 * H)  # 781.4 tokens
+B_UP = 160e9 * T_B / (3 * H)  # 2500.5 tokens
+F_H800, BW_H800 = 1979e12, 3.35e12
+
+
+@pytest.mark.parametrize(
+    "n_f, experts, b_rank",
+    [
+        # N_F = 2: G = ceil(256/16) = 16; B_out · K/N_F = 4 · 781 = 3126 > B_up, so B_up binds.
+        (2, 16, B_UP),
+        # N_F = 8: G = ceil(256/64) = 4; K/N_F = 1, B_out (781) < B_up.
+        (8, 4, B_OUT),
+    ],
+)
+def test_ideal_gemm_reproduces_the_paper_rank(n_f, experts, b_rank):
+    flops = 6 * b_rank * H * M
+    mem = 3 * experts * H * M  # FP8: one byte per weight
+    t_g = max(flops / F_H800, mem / BW_H800)
+    ofu = flops / (F_H800 * t_g)
+
+    h800, v3 = load_hardware("h800", "paper"), load_model("deepseek-v3")
+    parts = expert_layer_parts(h800, b_rank, experts, H, M, FP8, IDEAL_GEMM)
+    assert float(parts.time_s) == pytest.approx(t_g, rel=1e-12)
+    assert float(parts.utilisation) == pytest.approx(ofu, rel=1e-12)
+    assert float(parts.flops) == pytest.approx(flops, rel=1e-12)
+    assert float(parts.weight_bytes) == mem
+
+    # ... and the paper module agrees, bit for bit, when fed its own B_rank and G.
+    c = rank_curve(RankProblem.single(v3, h800), np.array([float(n_f)]), PaperOptions())
+    assert c.experts_per_gpu[0] == experts
+    assert c.tokens_per_rank[0] == pytest.approx(b_rank, rel=1e-12)
+    t = expert_layer_time_s(h800, c.tokens_per_rank, c.experts_per_gpu, H, M, FP8, IDEAL_GEMM)
+    assert t[0] == c.gemm_time_s[0]
+    assert c.ofu[0] == pytest.approx(ofu, rel=1e-12)
+
+
+def test_paper_rank_numbers_by_hand():
+    # N_F = 2: Mem = 48 · 7168 · 2048 B = 704.6 MB → 210.3 µs at 3.35 TB/s (memory bound, OFU 52.9 %).
+    mem_s, flops_s = 3 * 16 * H * M / BW_H800, 6 * B_UP * H * M / F_H800
+    assert mem_s * 1e6 == pytest.approx(210.34, abs=0.01)
+    assert flops_s / mem_s == pytest.approx(0.529, abs=1e-3)
+    # N_F = 8: Mem = 176.2 MB → 52.6 µs; FLOPs/F = 34.8 µs; OFU 66.1 %.
+    h800 = load_hardware("h800", "paper")
+    t = expert_layer_time_s(h800, [B_UP, B_OUT], [16, 4], H, M, FP8, IDEAL_GEMM)
+    assert t * 1e6 == pytest.approx([210.34, 52.585], abs=0.01)
+
+
+# --- OFU curve ------------------------------------------------------------------------------------------
+
+
+def test_default_ofu_at_740_tokens_is_60_percent():
+    assert float(grouped_gemm_ofu(740, DEFAULT_GEMM)) == pytest.approx(0.60, abs=0.02)
+
+
+def test_default_ofu_max_is_deepgemm_peak_fraction():
+    # DeepGEMM: up to 1,550 FP8 TFLOPS on H800 of 1,979 dense.
+    assert DEFAULT_GEMM.ofu_max == pytest.approx(1550 / 1979, abs=0.02)
+
+
+def test_ofu_rises_with_tokens_and_stays_below_ofu_max():
+    b = np.logspace(0, 7, 200)
+    ofu = grouped_gemm_ofu(b, DEFAULT_GEMM)
+    assert np.all(np.diff(ofu) > 0)
+    assert np.all((ofu > 0) & (ofu <= DEFAULT_GEMM.ofu_max))
+    # Half of ofu_max at tokens_half, by definition.
+    assert float(grouped_gemm_ofu(DEFAULT_GEMM.tokens_half)) == pytest.approx(DEFAULT_GEMM.ofu_max / 2)
+
+
+def test_ideal_ofu_is_one_at_any_size():
+    assert grouped_gemm_ofu([0.5, 1, 740, 1e6], IDEAL_GEMM) == pytest.approx([1, 1, 1, 1])
+
+
+def test_bad_calibration_is_an_error():
+    with pytest.raises(AfdscopeError, match="ofu_max"):
+        GemmCalibration(ofu_max=1.2, tokens_half=10, kernel_overhead_s=0, count_distinct_experts=True)
+    with pytest.raises(AfdscopeError, match="tokens_half"):
+        GemmCalibration(ofu_max=0.5, tokens_half=-1, kernel_overhead_s=0, count_distinct_experts=True)
+
+
+# --- distinct experts ------------------------------------------------------------------------------------
+
+
+def test_distinct_experts_limits():
+    # A → ∞: every expert is hit.
+    assert float(expected_distinct_experts(32, np.inf)) == 32
+    assert float(expected_distinct_experts(32, 1e5)) == pytest.approx(32)
+    # A ≪ e: almost no collisions; e(1 − (1 − 1/e)^A) = A − A(A−1)/(2e) + …
+    assert float(expected_distinct_experts(1e6, 3)) == pytest.approx(3 - 3 / 1e6, rel=1e-9)
+    # One expert: hit once anything arrives; nothing arrives, nothing hit.
+    assert expected_distinct_experts(1, [0, 0.5, 1, 7]) == pytest.approx([0, 1, 1, 1])
+    # Two experts, two tokens: 2 · (1 − 1/4) = 1.5.
+    assert float(expected_distinct_experts(2, 2)) == pytest.approx(1.5)
+    # Never more than A nor e.
+    e, a = np.meshgrid([1, 2, 8, 64, 256], [0, 1, 3, 10, 100, 1000])
+    d = expected_distinct_experts(e, a)
+    assert np.all(d <= np.minimum(e, a) + 1e-12)
+
+
+def test_distinct_experts_rejects_impossible_inputs():
+    with pytest.raises(AfdscopeError, match="experts_on_gpu"):
+        expected_distinct_experts(0.5, 3)
+    with pytest.raises(AfdscopeError, match="assignments"):
+        expected_distinct_experts(4, -1)
+
+
+def test_count_distinct_reads_only_hit_experts():
+    # 4 assignments over 32 experts: 32 · (1 − (31/32)^4) = 3.81 experts read, not 32.
+    h800 = load_hardware("h800", "paper")
+    cal = GemmCalibration(ofu_max=1.0, tokens_half=0.0, kernel_overhead_s=0.0, count_distinct_experts=True)
+    parts = expert_layer_parts(h800, 4, 32, H, M, FP8, cal)
+    hit = 32 * (1 - (31 / 32) ** 4)
+    assert float(parts.distinct_experts) == pytest.approx(hit)
+    assert float(parts.weight_bytes) == pytest.approx(3 * H * M * hit)
+    assert float(parts.time_s) == pytest.approx(3 * H * M * hit / BW_H800)
+
+
+# --- Janus threshold -------------------------------------------------------------------------------------
+
+
+def test_janus_threshold_h100_and_a100():
+    v3 = load_model("deepseek-v3")  # N_exp / K = 256 / 8 = 32
+    h100 = load_hardware("h100", "paper")  # 1979 TFLOPS FP8, 3.35 TB/s, fractions 1
+    a100 = bare_gpu("a100", bf16=312e12, hbm=2.0e12)
+    # Janus's figures are (F/BW) · N_exp/K: 2-byte weights in our convention.
+    assert compute_bound_tokens_per_layer(v3, h100, weight_bytes=2.0) == pytest.approx(1979 / 3.35 * 32)
+    assert compute_bound_tokens_per_layer(v3, h100, weight_bytes=2.0) / 1e3 == pytest.approx(18.9, abs=0.05)
+    assert compute_bound_tokens_per_layer(v3, a100, weight_bytes=2.0, dtype="bf16") / 1e3 == pytest.approx(
+        5.0, abs=0.05
+    )
+    # FP8 weights (the default) halve it: 9.45k on H100.
+    assert compute_bound_tokens_per_layer(v3, h100) == pytest.approx(1979 / 3.35 / 2 * 32)
+    # A100 has no FP8: the FP8 request falls back to the BF16 peak.
+    assert compute_bound_tokens_per_layer(v3, a100, weight_bytes=2.0) == pytest.approx(312 / 2.0 * 32)
+
+
+# --- Step-3 minimum sparsity -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "flops, hbm, net_per_node, published",
+    [
+        (1979e12, 3.35e12, 8 * 400e9 / 8, 0.058),  # H800, 8 × 400 Gb/s
+        (296e12, 4.0e12, 8 * 400e9 / 8, 0.007),  # H20
+        (312e12, 2.0e12, 8 * 200e9 / 8, 0.031),  # A800, 8 × 200 Gb/s
+        (280e12, 1.6e12, 8 * 200e9 / 8, 0.034),  # Ascend 910B: not in the catalog; inputs unverified
+    ],
+)
+def test_step3_min_sparsity(flops, hbm, net_per_node, published):
+    s = step3_min_sparsity(
+        hidden=7168, n_layers=61, peak_flops=flops, hbm_bandwidth=hbm, network_bandwidth_per_node=net_per_node
+    )
+    # The report's closed form: H · F · L / (Net · BW · 11.1 ms), 11.1 ms = 2 · 50 ms / 9.
+    assert float(s) == pytest.approx(7168 * flops * 61 / (net_per_node * hbm * (2 * 0.050 / 9)))
+    assert round(float(s), 3) == published
+
+
+def test_step3_min_sparsity_vectorises():
+    s = step3_min_sparsity(7168, 61, np.array([1979e12, 296e12]), np.array([3.35e12, 4.0e12]), 400e9)
+    assert np.round(s, 3) == pytest.approx([0.058, 0.007])
+
+
+# --- dtype fallback ------------------------------------------------------------------------------------
+
+
+def test_gemm_dtype_falls_back_to_the_next_wider_format():
+    h800, a800 = load_hardware("h800"), load_hardware("a800")
+    b200 = load_hardware("b200")
+    assert gemm_dtype(h800, Precision(weights="fp4")) == "fp8"
+    assert gemm_dtype(b200, Precision(weights="fp4")) == "fp4"
+    assert gemm_dtype(a800, Precision(weights="fp8")) == "bf16"
+    assert gemm_dtype(a800, Precision(weights="fp4")) == "bf16"
+    # A800 FP8 experts: FP8 bytes, BF16 FLOPs. 10,000 tokens over 1 expert is compute bound there.
+    t = expert_layer_time_s(a800, 10_000, 1, H, M, FP8, IDEAL_GEMM)
+    assert float(t) == pytest.approx(6 * 10_000 * H * M / 312e12)
+
+
+# --- dense GEMM and MLP ----------------------------------------------------------------------------------
+
+
+def test_gemm_and_mlp_rooflines_by_hand():
+    h800 = load_hardware("h800", "paper")
+    # LM head of DeepSeek-V3 (129,280 × 7168, FP8) for 64 rows: 926.7 MB at 3.35 TB/s = 276.6 µs.
+    t = gemm_time_s(h800, 64, H, 129_280, FP8, IDEAL_GEMM)
+    assert float(t) == pytest.approx(H * 129_280 / BW_H800)
+    # 8192 rows: compute 2 · 8192 · H · V / F = 7.67 ms.
+    assert float(gemm_time_s(h800, 8192, H, 129_280, FP8, IDEAL_GEMM)) == pytest.approx(
+        2 * 8192 * H * 129_280 / F_H800
+    )
+    # Dense MLP (H × 18432, 3 matrices): 396 MB → 118.3 µs at small batch.
+    assert float(mlp_time_s(h800, 16, H, 18432, FP8, IDEAL_GEMM)) == pytest.approx(3 * H * 18432 / BW_H800)
+
+
+def test_mlp_equals_one_expert_every_token_hits():
+    h800 = load_hardware("h800")
+    tokens = np.array([1.0, 50, 740, 5000])
+    mlp = mlp_time_s(h800, tokens, H, M, FP8, DEFAULT_GEMM)
+    cal = GemmCalibration(
+        DEFAULT_GEMM.ofu_max, DEFAULT_GEMM.tokens_half, DEFAULT_GEMM.kernel_overhead_s, False
+    )
+    assert mlp == pytest.approx(expert_layer_time_s(h800, tokens, 1, H, M, FP8, cal))
+
+
+def test_default_overheads_and_ofu_enter_the_time():
+    h800 = load_hardware("h800", "paper")
+    # 740 tokens on one expert: compute bound at OFU(740); two launches of overhead.
+    ofu = DEFAULT_GEMM.ofu_max * 740 / (740 + DEFAULT_GEMM.tokens_half)
+    expected = 6 * 740 * H * M / (F_H800 * ofu) + 2 * DEFAULT_GEMM.kernel_overhead_s
+    assert float(expert_layer_time_s(h800, 740, 1, H, M, FP8)) == pytest.approx(expected)
+    # One launch for a single GEMM at zero rows: weights still stream.
+    assert float(gemm_time_s(h800, 0, H, M, FP8)) == pytest.approx(
+        H * M / BW_H800 + DEFAULT_GEMM.kernel_overhead_s
+    )
+
+
+# --- properties ------------------------------------------------------------------------------------------
+
+TOKENS = np.array([0.0, 1, 7, 64, 256, 740, 3000, 20000, 1e6])
+EXPERTS = np.array([1.0, 2, 4, 8, 32, 256]).reshape(-1, 1)
+
+
+@pytest.mark.parametrize("calibration", [IDEAL_GEMM, DEFAULT_GEMM])
+@pytest.mark.parametrize("hw_name", ["h800", "h20", "a800", "b200"])
+def test_more_bandwidth_or_flops_never_slows(calibration, hw_name):
+    base = load_hardware(hw_name)
+    faster_hbm = base.model_copy(update={"hbm_bandwidth": base.hbm_bandwidth * 1.5})
+    scale = {k: getattr(base, k) and getattr(base, k) * 1.5 for k in ("bf16_flops", "fp8_flops", "fp4_flops")}
+    faster_flops = base.model_copy(update=scale)
+    for precision in (Precision(weights="fp8"), Precision(weights="bf16"), Precision(weights="fp4")):
+        t0 = expert_layer_time_s(base, TOKENS, EXPERTS, H, M, precision, calibration)
+        for faster in (faster_hbm, faster_flops):
+            t1 = expert_layer_time_s(faster, TOKENS, EXPERTS, H, M, precision, calibration)
+            assert np.all(t1 <= t0)
+            for f in (mlp_time_s, gemm_time_s):
+                slow = f(base, TOKENS, H, M, precision, calibration)
+                assert np.all(f(faster, TOKENS, H, M, precision, calibration) <= slow)
+
+
+@pytest.mark.parametrize("calibration", [IDEAL_GEMM, DEFAULT_GEMM])
+def test_times_are_finite_non_negative_and_rise_with_tokens(calibration):
+    h20 = load_hardware("h20")
+    t = expert_layer_time_s(h20, TOKENS, EXPERTS, H, M, FP8, calibration)
+    assert t.shape == (len(EXPERTS), len(TOKENS))
+    assert np.all(np.isfinite(t)) and np.all(t >= 0)
+    assert np.all(np.diff(t, axis=1) >= 0)
+    for f in (mlp_time_s, gemm_time_s):
+        x = f(h20, TOKENS, H, M, FP8, calibration)
+        assert np.all(np.isfinite(x)) and np.all(x >= 0) and np.all(np.diff(x) >= 0)
+
+
+def test_vectorised_equals_elementwise():
+    h800 = load_hardware("h800")
+    grid = expert_layer_time_s(h800, TOKENS, EXPERTS, H, M, FP8)
+    for i, e in enumerate(EXPERTS[:, 0]):
+        for j, a in enumerate(TOKENS):
+            assert grid[i, j] == expert_layer_time_s(h800, float(a), float(e), H, M, FP8)
+    d = expected_distinct_experts(EXPERTS, TOKENS)
+    assert d[3, 4] == expected_distinct_experts(EXPERTS[3, 0], TOKENS[4])
+    ofu = grouped_gemm_ofu(TOKENS)
+    assert [float(grouped_gemm_ofu(b)) for b in TOKENS] == list(ofu)
+    m = mlp_time_s(h800, TOKENS, H, M, FP8)
+    assert [float(mlp_time_s(h800, b, H, M, FP8)) for b in TOKENS] == list(m)
+
+
+def test_negative_counts_are_errors():
+    h800 = load_hardware("h800")
+    with pytest.raises(AfdscopeError):
+        expert_layer_time_s(h800, -1, 4, H, M, FP8, IDEAL_GEMM)
+    with pytest.raises(AfdscopeError):
+        gemm_time_s(h800, -1, H, M, FP8)
+    with pytest.raises(AfdscopeError):
+        mlp_time_s(h800, 1, H, 0, FP8)
+    assert math.isfinite(float(expert_layer_time_s(h800, 0, 4, H, M, FP8)))

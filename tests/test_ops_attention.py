@@ -12,6 +12,7 @@ import pytest
 from afdscope.catalog.hardware_catalog import load_hardware
 from afdscope.catalog.model_catalog import load_model
 from afdscope.errors import AfdscopeError
+from afdscope.memory import kv_bytes_per_request
 from afdscope.ops.attention import (
     DEFAULT_ATTENTION,
     IDEAL_ATTENTION,
@@ -19,7 +20,6 @@ from afdscope.ops.attention import (
     attention_layer_parts,
     attention_layer_time_s,
     fit_attention_calibration,
-    kv_bytes_per_request,
     load_attention_microbench,
     mean_attended_tokens,
 )
@@ -155,7 +155,9 @@ def test_arithmetic_intensity_per_kv_byte_with_fp8_kv(model, report, ours):
     ("model", "report_bytes"), [("step3", 2.56e8), ("deepseek-v3", 2.88e8), ("qwen3-235b", 7.89e8)]
 )
 def test_kv_bytes_per_request_at_8k_fp8_match_the_report(model, report_bytes):
-    assert float(kv_bytes_per_request(load_model(model), 8192, 1.0)) == pytest.approx(report_bytes, rel=0.005)
+    assert float(kv_bytes_per_request(load_model(model), 8192, Precision(kv="fp8"))) == pytest.approx(
+        report_bytes, rel=0.005
+    )
 
 
 # --- windows ----------------------------------------------------------------------------------------------
@@ -168,9 +170,13 @@ def test_gpt_oss_sliding_layers_cap_context_at_128():
     mean_tokens = (18 * 128 + 18 * 100_000) / 36
     p = attention_layer_parts(oss, load_hardware("h100"), 1, 100_000, BF16_KV, calibration=IDEAL_ATTENTION)
     assert float(p.kv_bytes) == pytest.approx(mean_tokens * per_token_layer)
-    assert float(kv_bytes_per_request(oss, 100_000)) == pytest.approx(36 * mean_tokens * per_token_layer)
+    assert float(kv_bytes_per_request(oss, 100_000, Precision())) == pytest.approx(
+        36 * mean_tokens * per_token_layer
+    )
     # Below the window nothing is capped: the per-request figure is the uncapped one.
-    assert float(kv_bytes_per_request(oss, 100)) == pytest.approx(100 * oss.kv_bytes_per_token(2))
+    assert float(kv_bytes_per_request(oss, 100, Precision())) == pytest.approx(
+        100 * oss.kv_bytes_per_token(2)
+    )
 
 
 def test_llama4_chunked_layers_cap_three_layers_in_four():

@@ -18,7 +18,6 @@ Where weights live:
 from __future__ import annotations
 
 import math
-from collections import Counter
 from dataclasses import dataclass, fields
 from typing import Literal
 
@@ -196,10 +195,7 @@ def kv_bytes_per_request(model: MoEModel, context, precision: Precision, *, mtp_
     ctx = np.asarray(context, dtype=float)
     if np.any(ctx < 0):
         raise AfdscopeError("context must be >= 0 tokens")
-    tokens = np.zeros_like(ctx)
-    for window, count in Counter(model.attention.layer_windows).items():  # few distinct windows
-        tokens = tokens + count * (ctx if window is None else np.minimum(ctx, window))
-    tokens = tokens + mtp_layers * ctx
+    tokens = model.attended_tokens(ctx) + mtp_layers * ctx
     out = tokens * model.attention.kv_bytes_per_token_layer(precision.kv_bytes)
     return float(out) if out.ndim == 0 else out
 

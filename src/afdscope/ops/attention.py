@@ -138,39 +138,15 @@ def core_head_dims(model: MoEModel) -> tuple[int, int]:
 
 
 def mean_attended_tokens(model: MoEModel, context) -> np.ndarray:
-    """Tokens one query attends to, averaged over the layers: min(context, window) per layer.
-
-    Chunked layers (Llama-4) attend to context mod chunk; the cap is their upper bound."""
-    ctx = np.asarray(context, dtype=float)
-    windows = model.attention.layer_windows
-    total = np.zeros_like(ctx)
-    for w in set(windows):
-        n = windows.count(w)
-        total = total + n * (ctx if w is None else np.minimum(ctx, w))
-    return total / len(windows)
-
-
-def kv_bytes_per_request(model: MoEModel, context, kv_dtype_bytes: float = 2.0) -> np.ndarray:
-    """KV-cache bytes one request of `context` tokens holds over all decoder layers, windows capping
-    their layers (`MoEModel.kv_bytes_per_token` is the uncapped per-token figure)."""
-    per_token_layer = model.attention.kv_bytes_per_token_layer(kv_dtype_bytes)
-    return model.num_layers * mean_attended_tokens(model, context) * per_token_layer
-
-
-def _flops_dtype(hw: Hardware, dtype: str) -> str:
-    # A device without the format runs it on the next wider one it has (fp4 -> fp8 -> bf16): Ampere
-    # has no FP8, so A800 GEMMs and FP8 attention are charged at the BF16 peak. Its INT8 GEMMs (Step-3
-    # Table 9) would be 2x faster than that; the fitted projection efficiency absorbs it.
-    if dtype == "fp4" and hw.fp4_flops is None:
-        dtype = "fp8"
-    if dtype == "fp8" and hw.fp8_flops is None:
-        dtype = "bf16"
-    return dtype
+    """Tokens one query attends to, averaged over the layers (windows cap their layers)."""
+    return model.attended_tokens(context) / model.num_layers
 
 
 def _rates(hw: Hardware, precision: Precision, basis: Basis) -> tuple[float, float, float]:
     """(bandwidth, attention FLOP/s, GEMM FLOP/s) before the calibration's fractions."""
-    attn, gemm = _flops_dtype(hw, precision.attention), _flops_dtype(hw, precision.gemm_dtype)
+    # A800 has no FP8: its INT8 GEMMs (Step-3 Table 9) run at the BF16 peak here; the fitted projection
+    # efficiency absorbs the difference.
+    attn, gemm = hw.runnable_dtype(precision.attention), hw.runnable_dtype(precision.gemm_dtype)
     if basis == "peak":
         return hw.hbm_bandwidth, hw.peak_flops(attn), hw.peak_flops(gemm)
     return hw.effective_hbm_bandwidth, hw.effective_flops(attn), hw.effective_flops(gemm)

@@ -108,15 +108,9 @@ class ExpertLayerParts:
 
 
 def gemm_dtype(hw: Hardware, precision: Precision) -> str:
-    """The FLOPS peak the GEMMs run at on `hw`. Devices without the weights' format upcast the weights
-    in the kernel (W4A8 / W8A16 style) and run at the next wider format: FP4 → FP8 where there is no FP4
-    (Hopper), FP8 → BF16 where there is no FP8 (A800, Ascend). Weight bytes stay those of the storage."""
-    dtype = precision.gemm_dtype
-    if dtype == "fp4" and hw.fp4_flops is None:
-        dtype = "fp8"
-    if dtype == "fp8" and hw.fp8_flops is None:
-        dtype = "bf16"
-    return dtype
+    """The FLOPS peak the GEMMs run at on `hw` (`Hardware.runnable_dtype`: FP4 → FP8 on Hopper, FP8 →
+    BF16 on A800 / Ascend). Weight bytes stay those of the storage format."""
+    return hw.runnable_dtype(precision.gemm_dtype)
 
 
 def gemm_peak_flops(hw: Hardware, precision: Precision) -> float:

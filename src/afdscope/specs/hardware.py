@@ -73,6 +73,15 @@ class Hardware(BaseModel):
             d for d, v in (("bf16", self.bf16_flops), ("fp8", self.fp8_flops), ("fp4", self.fp4_flops)) if v
         )
 
+    def runnable_dtype(self, dtype: Dtype) -> Dtype:
+        """The format a kernel for `dtype` runs at here: a device without it upcasts in the kernel
+        (W4A8 / W8A16 style) and runs at the next wider format it has (fp4 → fp8 → bf16)."""
+        if dtype == "fp4" and self.fp4_flops is None:
+            dtype = "fp8"
+        if dtype == "fp8" and self.fp8_flops is None:
+            dtype = "bf16"
+        return dtype
+
     def effective_flops(self, dtype: Dtype = "fp8") -> float:
         return self.peak_flops(dtype) * self.sustained.compute
 

@@ -197,3 +197,16 @@ class MoEModel(BaseModel):
     def kv_bytes_per_token(self, kv_dtype_bytes: float = 2) -> float:
         """KV bytes one token adds over all decoder layers (windows cap context, not this)."""
         return self.num_layers * self.attention.kv_bytes_per_token_layer(kv_dtype_bytes)
+
+    def attended_tokens(self, context):
+        """Σ over decoder layers of the tokens a query attends to: min(context, window) per layer
+        (chunked layers, Llama-4, attend to context mod chunk; the window is their upper bound).
+        Vectorised over `context`."""
+        import numpy as np
+
+        ctx = np.asarray(context, dtype=float)
+        windows = self.attention.layer_windows
+        total = np.zeros_like(ctx)
+        for w in set(windows):  # a few distinct windows
+            total = total + windows.count(w) * (ctx if w is None else np.minimum(ctx, w))
+        return total

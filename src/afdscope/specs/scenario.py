@@ -35,7 +35,7 @@ class Precision(BaseModel):
 
     @property
     def gemm_dtype(self) -> str:
-        """The FLOPS peak GEMMs run at: FP4 weights are taken to run as FP4 where the device has it."""
+        """The format GEMMs are written for; `Hardware.runnable_dtype` says what a device runs it at."""
         return self.weights
 
 

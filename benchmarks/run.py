@@ -49,6 +49,7 @@ def main() -> None:
         ("imbalance: Fig. 6 grid, 204 points", median_s(imbalance_grid, 50)),
         ("catalog: parse 14 models + 13 GPUs (cache cleared)", median_s(_cold_catalog, 5)),
     ]
+    rows += _deploy_rows()
     cli = [str(Path(sys.executable).parent / "afdscope"), "--help"]
     rows.append(
         (
@@ -60,6 +61,43 @@ def main() -> None:
     print("afdscope benchmarks (median wall time)")
     for name, t in rows:
         print(f"  {name:<{width}}  {t * 1e3:9.3f} ms")
+    grid = _DEPLOY_GRID
+    for label, t in rows:
+        if label.startswith("eval"):
+            print(f"  {label.split(':')[0]}: {grid / t:,.0f} deployment evaluations per second")
+
+
+# Batch × context grid per GPU count; GPU counts loop (memory and expert placement are per count).
+_BATCHES = np.arange(1, 257)
+_CONTEXTS = np.array([1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072])
+_GPU_COUNTS = (16, 32, 64, 128, 144, 256)
+_DEPLOY_GRID = len(_BATCHES) * len(_CONTEXTS) * len(_GPU_COUNTS)
+
+
+def _deploy_rows():
+    from afdscope.deploy.afd import evaluate_afd
+    from afdscope.deploy.ep import evaluate_ep
+    from afdscope.specs.scenario import Scenario
+
+    model = load_model("deepseek-v3")
+    hw = load_hardware("h800")
+    scenario = Scenario(context_tokens=4096)
+    b, c = _BATCHES[:, None], _CONTEXTS[None, :]
+
+    def ep():
+        for g in _GPU_COUNTS:
+            _ = evaluate_ep(model, hw, scenario, g, b, context_tokens=c).tokens_per_s_per_gpu
+
+    def afd():
+        for g in _GPU_COUNTS:
+            _ = evaluate_afd(
+                model, hw, hw, scenario, g, g // 2 // 8 * 8 or 8, 3, b, context_tokens=c
+            ).tokens_per_s_per_gpu
+
+    return [
+        (f"eval ep: {_DEPLOY_GRID} configs (batch × context × GPUs)", median_s(ep, 10)),
+        (f"eval afd: {_DEPLOY_GRID} configs (batch × context × GPUs)", median_s(afd, 10)),
+    ]
 
 
 def _cold_catalog() -> None:

@@ -126,3 +126,23 @@ def test_more_bandwidth_never_slows_and_outputs_are_finite():
     assert np.all(np.isfinite(base.dispatch_s)) and np.all(base.dispatch_s > 0)
     e = ep_comm(V3, H800, b, 144)
     assert np.all(np.diff(e.dispatch_s) > 0)
+
+
+def test_ascend_transfers_of_the_afd_table():
+    """calibration/afd_transfer.csv on CloudMatrix384 (per NPU = 2 dies): CloudMatrix-Infer EP256 with
+    128 tokens per die, and xDeepServe's A2E/E2A with 480 attention + 288 expert dies, 96 tokens per
+    attention die. The colocated EP288 row is an average with heavy stragglers (max 1231 µs) and is not
+    used. Ascend's UB sustained fraction (0.47) is the one calibrated value here."""
+    r1 = load_model("deepseek-r1")
+    ascend = load_hardware("ascend-910c")
+    rows = {(r["system"], r["pattern"]): float(r["latency_us"]) for r in read_table("afd_transfer.csv")}
+    ep = ep_comm(r1, ascend, 256, 128)
+    afd = afd_comm(r1, ascend, ascend, 192, 240, 144)
+    pairs = [
+        (float(ep.dispatch_s), rows[("CloudMatrix-Infer", "EP dispatch")]),
+        (float(ep.combine_s), rows[("CloudMatrix-Infer", "EP combine")]),
+        (float(afd.dispatch_s), rows[("xDeepServe", "A2E (attention->experts)")]),
+        (float(afd.combine_s), rows[("xDeepServe", "E2A (experts->attention)")]),
+    ]
+    errors = [abs(p * 1e6 / m - 1) for p, m in pairs]
+    assert np.median(errors) < 0.25 and max(errors) < 0.32

@@ -159,3 +159,193 @@ def test_error_writes_no_file(tmp_path):
     out = tmp_path / "out"
     assert_clean_error(run("paper", "all", "--out", str(out), "--slo-ms", "1"))
     assert not png.exists() and not out.exists()
+
+
+EVAL_KEYS = {
+    "feasible",
+    "reasons",
+    "tokens_per_s_per_gpu",
+    "tokens_per_s_per_user",
+    "tpot_ms",
+    "batch_per_gpu",
+    "per_layer_us",
+    "bottleneck",
+    "hfu_ffn",
+    "memory_gb_per_gpu",
+}
+
+
+def test_eval_ep_json_under_an_slo():
+    r = run(
+        "eval",
+        "ep",
+        "--model",
+        "deepseek-v3",
+        "--hardware",
+        "h800",
+        "--gpus",
+        "144",
+        "--context",
+        "4989",
+        "--tpot-slo-ms",
+        "50",
+        "-f",
+        "json",
+    )
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert set(d) >= EVAL_KEYS
+    assert set(d["per_layer_us"]) == {"attention", "ffn", "dispatch", "combine"}
+    assert d["feasible"] and d["tpot_ms"] <= 50 and d["bottleneck"] in {"attention", "ffn", "communication"}
+    # Throughput per GPU = batch × tokens per user per second (EP: every GPU serves requests).
+    assert d["tokens_per_s_per_gpu"] == pytest.approx(d["batch_per_gpu"] * d["tokens_per_s_per_user"])
+
+
+def test_eval_afd_heterogeneous_json():
+    r = run(
+        "eval",
+        "afd",
+        "--model",
+        "step3",
+        "--attention-hardware",
+        "h20",
+        "--ffn-hardware",
+        "h800",
+        "--attention-gpus",
+        "32",
+        "--ffn-gpus",
+        "16",
+        "--micro-batches",
+        "3",
+        "--context",
+        "8192",
+        "--batch-per-gpu",
+        "30",
+        "-f",
+        "json",
+    )
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert set(d) >= EVAL_KEYS and set(d["memory_gb_per_gpu"]) == {"attention", "ffn"}
+    # Output tokens over all 48 GPUs: 32 attention GPUs × 30 requests × tokens/s per user / 48.
+    assert d["tokens_per_s_per_gpu"] == pytest.approx(32 * 30 * d["tokens_per_s_per_user"] / 48)
+
+
+def test_eval_infeasible_is_reported_and_strict_exits_1():
+    args = (
+        "eval",
+        "ep",
+        "--model",
+        "deepseek-v3",
+        "--hardware",
+        "h100",
+        "--gpus",
+        "8",
+        "--context",
+        "4096",
+        "--batch-per-gpu",
+        "8",
+        "-f",
+        "json",
+    )
+    r = run(*args)
+    assert r.returncode == 0
+    d = json.loads(r.stdout)
+    assert d["feasible"] is False and d["bottleneck"] == "memory" and d["reasons"]
+    assert run(*args, "--strict").returncode == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "needles"),
+    [
+        (
+            (
+                "eval",
+                "ep",
+                "--model",
+                "deepseek-v3",
+                "--hardware",
+                "h800",
+                "--gpus",
+                "16",
+                "--context",
+                "4096",
+            ),
+            ["--batch-per-gpu", "--tpot-slo-ms"],
+        ),
+        (
+            (
+                "eval",
+                "ep",
+                "--model",
+                "deepseek-v3",
+                "--hardware",
+                "h800",
+                "--gpus",
+                "16",
+                "--context",
+                "4096",
+                "--tpot-slo-ms",
+                "1",
+            ),
+            ["overhead"],
+        ),
+        (
+            (
+                "eval",
+                "afd",
+                "--model",
+                "deepseek-v3",
+                "--hardware",
+                "h800",
+                "--attention-gpus",
+                "12",
+                "--ffn-gpus",
+                "16",
+                "--context",
+                "4096",
+                "--batch-per-gpu",
+                "30",
+            ),
+            ["whole number"],
+        ),
+        (
+            (
+                "eval",
+                "afd",
+                "--model",
+                "deepseek-v3",
+                "--attention-gpus",
+                "16",
+                "--ffn-gpus",
+                "16",
+                "--context",
+                "4096",
+                "--batch-per-gpu",
+                "30",
+            ),
+            ["--hardware"],
+        ),
+        (
+            (
+                "eval",
+                "ep",
+                "--model",
+                "deepseek-v3",
+                "--hardware",
+                "h800",
+                "--gpus",
+                "16",
+                "--context",
+                "4096",
+                "--batch-per-gpu",
+                "8",
+                "--mtp-accept",
+                "0.8",
+            ),
+            ["--mtp-draft"],
+        ),
+    ],
+)
+def test_eval_bad_input(args, needles):
+    assert_clean_error(run(*args), *needles)

@@ -88,6 +88,14 @@ def _root(
     pass
 
 
+def _finite(flag: str, value: float | None) -> None:
+    """Typer accepts 'inf' and 'nan' as floats; no quantity here can be either."""
+    import math
+
+    if value is not None and not math.isfinite(value):
+        raise AfdscopeError(f"{flag} {value}: give a finite number")
+
+
 def _split(values: list[str] | None) -> list[str] | None:
     """Accept both repeated options and comma-separated lists."""
     if not values:
@@ -99,6 +107,12 @@ def _options(preset: str, slo_ms, accepted_tokens, step_gap_ms, full_duplex, ded
     from afdscope.paper.options import preset as make_preset
 
     # Name the flag the user typed, not the library field, when a value is out of range.
+    for flag, value in (
+        ("--slo-ms", slo_ms),
+        ("--accepted-tokens", accepted_tokens),
+        ("--step-gap-ms", step_gap_ms),
+    ):
+        _finite(flag, value)
     if slo_ms is not None and slo_ms <= 0:
         raise AfdscopeError(f"--slo-ms {slo_ms:g}: the TPOT SLO must be a positive number of ms")
     if accepted_tokens is not None and accepted_tokens < 1:
@@ -157,6 +171,8 @@ def hardware_list(
 ) -> None:
     """List the hardware catalog (effective, sustained values)."""
     if ctx.invoked_subcommand is not None:
+        # `afdscope hardware --hardware-set paper show h800`: options given before `show` apply to it.
+        ctx.obj = {"value_set": value_set, "fmt": fmt}
         return
     from afdscope.catalog.hardware_catalog import list_hardware, load_hardware
     from afdscope.report.catalog_rows import hardware_summary_row
@@ -173,11 +189,17 @@ def hardware_list(
 
 @hardware_app.command("show")
 def hardware_show(
+    ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Short name (see `afdscope hardware`) or path to a YAML file.")],
-    value_set: SetOpt = ValueSetOpt.datasheet,
-    fmt: FormatOpt = Fmt.table,
+    value_set: Annotated[
+        ValueSetOpt | None, typer.Option("--hardware-set", help="Datasheet peaks or the paper's Table 5.")
+    ] = None,
+    fmt: Annotated[Fmt | None, typer.Option("--format", "-f", help="Output format.")] = None,
 ) -> None:
     """Show one device: peaks, sustained fractions, effective values, sources."""
+    parent = ctx.obj or {}
+    value_set = value_set or parent.get("value_set", ValueSetOpt.datasheet)
+    fmt = fmt or parent.get("fmt", Fmt.table)
     from afdscope.catalog.hardware_catalog import load_hardware
     from afdscope.report.catalog_rows import hardware_detail
     from afdscope.report.output import print_rows, to_json
@@ -273,6 +295,9 @@ def paper_imbalance(
     from afdscope.report.paper_rows import imbalance_rows
 
     _check_plot(plot)
+    _finite("--lambda-max", lambda_max)
+    for value in [*(sigma or []), *(lam or [])]:
+        _finite("--sigma/--lambda", value)
     grid = imbalance_study(sigma, n_ffn, lam, lambda_max)
     if plot:
         from afdscope.report.figures import plot_imbalance
@@ -353,6 +378,7 @@ def _scenario(context, draft, accept, weights, kv, attention):
 
 
 def _check_mode(batch, tpot_ms):
+    _finite("--tpot-slo-ms", tpot_ms)
     if (batch is None) == (tpot_ms is None):
         raise AfdscopeError("give exactly one of --batch-per-gpu or --tpot-slo-ms")
     if tpot_ms is not None and tpot_ms <= 0:

@@ -166,7 +166,8 @@ def _build(f: _HardwareFile, label: str, value_set: ValueSet) -> Hardware:
         if f.paper is None:
             raise AfdscopeError(
                 f"{label}: hardware '{f.name}' has no paper values (no 'paper:' block); "
-                f"use value set 'datasheet', or one of: {', '.join(PAPER_HARDWARE)}"
+                "use the datasheet value set (--hardware-set datasheet), or one of: "
+                + ", ".join(PAPER_HARDWARE)
             )
         values |= f.paper.model_dump(exclude_none=True)
         # Table 5 values are already sustained: fractions of 1 make effective_* return them unchanged.

@@ -12,10 +12,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from afdscope.errors import AfdscopeError
 from afdscope.paper.ffn_rank import LIMITS, RankCurve, RankProblem, rank_curve
 from afdscope.paper.options import PaperOptions
 from afdscope.specs.hardware import Hardware
 from afdscope.specs.model import MoEModel
+
+
+def ffn_node_sweep(max_ffn_nodes: int) -> np.ndarray:
+    """N_F = 1..max_ffn_nodes, the sweep every paper analysis uses."""
+    if not 1 <= max_ffn_nodes <= 4096:
+        raise AfdscopeError(f"max FFN nodes = {max_ffn_nodes}: sweep at least 1 and at most 4096 nodes")
+    return np.arange(1, max_ffn_nodes + 1)
+
 
 # Two N_F whose HFU differ by less than this are equal (the plateau is flat up to float rounding).
 _RTOL = 1e-9
@@ -87,7 +96,7 @@ def hfu_matrix(
 ) -> list[Ceiling]:
     """Every hardware × model cell, N_F swept 1..max_ffn_nodes in one vectorised evaluation.
     Ordered hardware-major (the paper's figure rows are GPUs)."""
-    n_f = np.arange(1, max_ffn_nodes + 1)
+    n_f = ffn_node_sweep(max_ffn_nodes)
     curve = rank_curve(RankProblem.grid(models, hardware), n_f, options)
     r = ceilings_from_curve(curve)
     return [

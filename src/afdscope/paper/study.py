@@ -8,11 +8,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
 from afdscope.catalog.hardware_catalog import PAPER_HARDWARE, load_hardware
 from afdscope.catalog.model_catalog import PAPER_MODELS, load_model
-from afdscope.paper.ceiling import Ceiling, hfu_matrix
+from afdscope.paper.ceiling import Ceiling, ffn_node_sweep, hfu_matrix
 from afdscope.paper.ffn_rank import RankCurve, RankProblem, RegimeBoundaries, rank_curve, regime_boundaries
 from afdscope.paper.imbalance import FIG6_N_FFN, FIG6_SIGMAS, ImbalanceGrid, imbalance_grid
 from afdscope.paper.options import PaperOptions
@@ -48,8 +46,17 @@ def curve_study(
     """HFU and the per-rank quantities for N_F = 1..max_ffn_nodes for one model on one device."""
     options = options or PaperOptions()
     m, h = load_model(model), load_hardware(hardware, value_set)
-    curve = rank_curve(RankProblem.single(m, h), np.arange(1, max_ffn_nodes + 1), options)
-    return CurveStudy(f"{m.name} on {h.name} ({value_set} values)", curve, regime_boundaries(m, h, options))
+    curve = rank_curve(RankProblem.single(m, h), ffn_node_sweep(max_ffn_nodes), options)
+    flags = [
+        f
+        for f, on in (
+            ("full duplex", options.full_duplex),
+            ("hypergeometric dedup", options.dedup != "paper"),
+        )
+        if on
+    ]
+    title = f"{m.name} on {h.name} ({', '.join([f'{value_set} values', *flags])})"
+    return CurveStudy(title, curve, regime_boundaries(m, h, options))
 
 
 def imbalance_study(
@@ -67,6 +74,8 @@ def imbalance_study(
     for n in n_ffn or ():
         if n < 1:
             raise AfdscopeError(f"--n-ffn {n}: FFN node counts start at 1")
+    if not 1 <= lambda_max <= 1000:
+        raise AfdscopeError(f"--lambda-max {lambda_max:g}: give a ratio N_A/N_F between 1 and 1000")
     return imbalance_grid(
         sigmas=tuple(sigmas) if sigmas else FIG6_SIGMAS,
         n_ffn=tuple(n_ffn) if n_ffn else FIG6_N_FFN,

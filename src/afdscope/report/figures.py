@@ -57,11 +57,14 @@ def plot_curve(curve: RankCurve, bounds: RegimeBoundaries, title: str, path: str
     ax.set_xlabel("FFN nodes N_F")
     ax.set_ylabel("HFU (%)")
     ax.set_ylim(0, max(105, float(curve.hfu.max()) * 110))
-    if bounds.dead_zone_start <= n_f.max() and not np.all(curve.regime == 0):
+    start = int(np.searchsorted(n_f, bounds.dead_zone_start))
+    if start < len(n_f) and not np.all(curve.regime == 0):
+        # Read the floor off the curve: under hypergeometric dedup it sits above the paper's 2·M·𝓑_out/F.
+        floor = float(curve.hfu[start])
         ax.annotate(
-            f"dead zone: HFU ≈ {bounds.floor_hfu:.1%}",
-            xy=(bounds.dead_zone_start, bounds.floor_hfu * 100),
-            xytext=(bounds.dead_zone_start * 1.3, bounds.floor_hfu * 100 + 30),
+            f"dead zone: HFU ≈ {floor:.1%}",
+            xy=(n_f[start], floor * 100),
+            xytext=(n_f[start] * 1.3, floor * 100 + 30),
             arrowprops={"arrowstyle": "->"},
         )
     ax2 = ax.twinx()

@@ -250,12 +250,13 @@ def test_gemm_and_mlp_rooflines_by_hand():
     assert float(mlp_time_s(h800, 16, H, 18432, FP8, IDEAL_GEMM)) == pytest.approx(3 * H * 18432 / BW_H800)
 
 
-def test_mlp_equals_one_expert_every_token_hits():
+def test_mlp_equals_one_expert_every_token_hits_on_the_small_m_curve():
     h800 = load_hardware("h800")
     tokens = np.array([1.0, 50, 740, 5000])
     mlp = mlp_time_s(h800, tokens, H, M, FP8, DEFAULT_GEMM)
+    # A plain GEMM is one expert hit by every token, with the small-M (dense) padding cost.
     cal = GemmCalibration(
-        DEFAULT_GEMM.ofu_max, DEFAULT_GEMM.tokens_half, DEFAULT_GEMM.kernel_overhead_s, False
+        DEFAULT_GEMM.ofu_max, DEFAULT_GEMM.dense_tokens_half, DEFAULT_GEMM.kernel_overhead_s, False
     )
     assert mlp == pytest.approx(expert_layer_time_s(h800, tokens, 1, H, M, FP8, cal))
 

@@ -33,19 +33,23 @@ from afdscope.specs.scenario import Scenario
 
 
 def _check_counts(attention_hw, ffn_hw, attention_gpus, ffn_gpus, micro_batches, whole_nodes) -> None:
-    if attention_gpus < 1 or ffn_gpus < 1:
+    n_attn = np.asarray(attention_gpus)
+    if np.any(n_attn < 1) or ffn_gpus < 1:
         raise AfdscopeError(
             f"attention GPUs = {attention_gpus}, FFN GPUs = {ffn_gpus}: AFD needs at least 1 of each"
         )
     if micro_batches not in (2, 3, 4):
         raise AfdscopeError(f"micro-batches = {micro_batches}: AFD pipelines use 2, 3 or 4")
-    if not whole_nodes or same_scale_up_domain(attention_hw, ffn_hw, attention_gpus, ffn_gpus):
+    if not whole_nodes:
         return
-    for role, n, hw in (("attention", attention_gpus, attention_hw), ("FFN", ffn_gpus, ffn_hw)):
-        if n % hw.gpus_per_node:
+    pod = same_scale_up_domain(attention_hw, ffn_hw, n_attn, ffn_gpus)
+    for role, n, hw in (("attention", n_attn, attention_hw), ("FFN", np.asarray(ffn_gpus), ffn_hw)):
+        bad = (n % hw.gpus_per_node != 0) & ~pod
+        if np.any(bad):
             raise AfdscopeError(
-                f"{role} GPUs = {n} is not a whole number of {hw.name} nodes ({hw.gpus_per_node} GPUs each); "
-                f"use a multiple of {hw.gpus_per_node}, or allow sub-node AFD"
+                f"{role} GPUs = {int(np.broadcast_to(n, bad.shape)[bad].flat[0])} is not a whole number of "
+                f"{hw.name} nodes ({hw.gpus_per_node} GPUs each); use a multiple of {hw.gpus_per_node}, "
+                "or allow sub-node AFD"
             )
 
 
@@ -54,7 +58,7 @@ def evaluate_afd(
     attention_hw: Hardware,
     ffn_hw: Hardware,
     scenario: Scenario,
-    attention_gpus: int,
+    attention_gpus,
     ffn_gpus: int,
     micro_batches: int,
     batch_per_gpu,
@@ -62,7 +66,8 @@ def evaluate_afd(
     context_tokens=None,
     whole_nodes: bool = True,
 ) -> Evaluation:
-    """Evaluate AFD for every batch per attention GPU (and context) in the broadcast arrays."""
+    """Evaluate AFD for every batch per attention GPU, context and attention GPU count in the broadcast
+    arrays (the FFN side — its GPU count, hardware and expert placement — is fixed per call)."""
     _check_counts(attention_hw, ffn_hw, attention_gpus, ffn_gpus, micro_batches, whole_nodes)
     prec = scenario.precision
     q = scenario.query_positions
@@ -116,15 +121,17 @@ def evaluate_afd(
         BOTTLENECKS.index("ffn"),
     )
 
+    # Attention is data parallel: its per-GPU weights do not depend on how many attention GPUs there are.
     w_attn, w_ffn = afd_weights_per_gpu(
-        model, attention_gpus, ffn_gpus, prec, options.memory, shared_experts_on=options.shared_experts_on
+        model, 1, ffn_gpus, prec, options.memory, shared_experts_on=options.shared_experts_on
     )
     kv = kv_bytes_per_request(
         model, ctx, prec, mtp_layers=model.mtp_layers if scenario.mtp_draft_tokens else 0
     )
     reasons = memory_reasons(attention_hw, w_attn, 1.0, 0, options.memory, role="attention")
     reasons += memory_reasons(ffn_hw, w_ffn, 1.0, 0, options.memory, role="ffn")
-    shape = np.broadcast_shapes(batch.shape, ctx.shape, np.shape(step))
+    n_attn = np.asarray(attention_gpus, dtype=float)
+    shape = np.broadcast_shapes(batch.shape, ctx.shape, n_attn.shape, np.shape(step))
 
     def b(x):
         return np.broadcast_to(np.asarray(x, dtype=float), shape)
@@ -133,8 +140,8 @@ def evaluate_afd(
         mode="afd",
         batch_per_gpu=b(batch),
         context_tokens=b(ctx),
-        total_gpus=b(attention_gpus + ffn_gpus),
-        attention_gpus=b(attention_gpus),
+        total_gpus=b(n_attn + ffn_gpus),
+        attention_gpus=b(n_attn),
         micro_batches=m,
         attention_s=b(t_a),
         ffn_s=b(t_f),
@@ -150,12 +157,19 @@ def evaluate_afd(
         max_batch_per_gpu=b(max_batch_per_gpu(attention_hw, w_attn, kv, options.memory)),
         memory_reasons=tuple(reasons),
         memory_gb_per_gpu={"attention": w_attn.as_gb(), "ffn": w_ffn.as_gb()},
+        usd_per_hour_by_role=(
+            {}
+            if attention_hw.price_usd_per_gpu_hour is None or ffn_hw.price_usd_per_gpu_hour is None
+            else {
+                "attention": b(n_attn * attention_hw.price_usd_per_gpu_hour),
+                "ffn": ffn_gpus * ffn_hw.price_usd_per_gpu_hour,
+            }
+        ),
         config={
             "mode": "afd",
             "model": model.name,
             "attention_hardware": attention_hw.name,
             "ffn_hardware": ffn_hw.name,
-            "attention_gpus": attention_gpus,
             "ffn_gpus": ffn_gpus,
             "micro_batches": m,
             "experts_per_ffn_gpu": experts_per_gpu,

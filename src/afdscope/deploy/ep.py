@@ -117,6 +117,9 @@ def evaluate_ep(
         max_batch_per_gpu=b(max_batch_per_gpu(hw, weights, kv, options.memory)),
         memory_reasons=tuple(memory_reasons(hw, weights, 1.0, 0, options.memory, role="ep")),
         memory_gb_per_gpu={"ep": weights.as_gb()},
+        usd_per_hour_by_role={}
+        if hw.price_usd_per_gpu_hour is None
+        else {"ep": gpus * hw.price_usd_per_gpu_hour},
         config={
             "mode": "ep",
             "model": model.name,

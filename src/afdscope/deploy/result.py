@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from afdscope.cost import usd_per_million_tokens
+
 BOTTLENECKS = ("attention", "ffn", "communication", "memory")
 
 
@@ -38,6 +40,19 @@ class Evaluation:
     memory_reasons: tuple[str, ...]  # weights that do not fit whatever the batch
     memory_gb_per_gpu: dict = field(default_factory=dict)
     config: dict = field(default_factory=dict)
+    # Rental cost of the whole deployment per role (USD/hour, arrays); empty when a price is unknown.
+    usd_per_hour_by_role: dict = field(default_factory=dict)
+
+    @property
+    def tokens_per_s_total(self) -> np.ndarray:
+        return self.tokens_per_s_per_gpu * self.total_gpus
+
+    @property
+    def usd_per_million_tokens(self) -> np.ndarray | None:
+        if not self.usd_per_hour_by_role:
+            return None
+        total = sum(self.usd_per_hour_by_role.values())
+        return usd_per_million_tokens(total, self.tokens_per_s_total)
 
     @property
     def tpot_s(self) -> np.ndarray:
@@ -99,8 +114,24 @@ class Evaluation:
             memory_gb_per_gpu=self.memory_gb_per_gpu,
             step_ms=float(at(self.step_s)) * 1e3,
             total_gpus=int(at(np.broadcast_to(self.total_gpus, self.step_s.shape))),
-            config=self.config,
+            config=self._config_at(at),
+            usd_per_million_output_tokens=(
+                None if self.usd_per_million_tokens is None else float(at(self.usd_per_million_tokens))
+            ),
+            usd_per_million_by_role={
+                role: float(at(usd_per_million_tokens(usd, self.tokens_per_s_total)))
+                for role, usd in self.usd_per_hour_by_role.items()
+            },
         )
+
+    def _config_at(self, at) -> dict:
+        """The static configuration plus the swept GPU counts of this point."""
+        shape = self.step_s.shape
+        gpus = int(at(np.broadcast_to(self.total_gpus, shape)))
+        if self.mode == "ep":
+            return self.config | {"gpus": gpus}
+        attention = int(at(np.broadcast_to(self.attention_gpus, shape)))
+        return self.config | {"attention_gpus": attention, "ffn_gpus": gpus - attention}
 
 
 @dataclass(frozen=True)
@@ -119,6 +150,8 @@ class DeploymentResult:
     step_ms: float
     total_gpus: int
     config: dict
+    usd_per_million_output_tokens: float | None = None
+    usd_per_million_by_role: dict = field(default_factory=dict)  # AFD: attention and FFN shares
 
     def as_dict(self) -> dict:
         d = dict(self.__dict__)

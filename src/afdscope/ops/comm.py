@@ -172,15 +172,10 @@ def ep_comm(
     )
 
 
-def same_scale_up_domain(
-    attention_hw: Hardware, ffn_hw: Hardware, attention_gpus: int, ffn_gpus: int
-) -> bool:
-    """AFD traffic stays on scale-up only when both roles sit in one Superpod domain."""
-    return (
-        attention_hw.name == ffn_hw.name
-        and attention_hw.is_superpod
-        and attention_gpus + ffn_gpus <= attention_hw.scale_up_domain
-    )
+def same_scale_up_domain(attention_hw: Hardware, ffn_hw: Hardware, attention_gpus, ffn_gpus) -> np.ndarray:
+    """AFD traffic stays on scale-up only when both roles sit in one Superpod domain (vectorised)."""
+    one_pod = attention_hw.name == ffn_hw.name and attention_hw.is_superpod
+    return np.asarray(one_pod) & (np.add(attention_gpus, ffn_gpus) <= attention_hw.scale_up_domain)
 
 
 def afd_comm(
@@ -188,12 +183,13 @@ def afd_comm(
     attention_hw: Hardware,
     ffn_hw: Hardware,
     tokens_per_attention_gpu,
-    attention_gpus: int,
+    attention_gpus,
     ffn_gpus: int,
     calibration: CommCalibration = DEFAULT_COMM,
     dedup: str = "hypergeometric",
 ) -> CommTimes:
-    """AFD M2N dispatch (A→F) and N2M combine (F→A) of one micro-batch, balanced routing.
+    """AFD M2N dispatch (A→F) and N2M combine (F→A) of one micro-batch, balanced routing; vectorised over
+    tokens and attention GPU counts.
 
     Standard cluster: a token crosses scale-out once per FFN node it touches (P from `dedup`), landing
     on one of the node's NICs, then fans out over NVLink to its experts there; combine mirrors it
@@ -203,48 +199,41 @@ def afd_comm(
     """
     b = np.asarray(tokens_per_attention_gpu, dtype=float)
     k = model.top_k
-    g = ffn_hw.gpus_per_node
-    ffn_nodes = math.ceil(ffn_gpus / g)
+    ffn_nodes = math.ceil(ffn_gpus / ffn_hw.gpus_per_node)
     gpus_per_ffn_node = ffn_gpus / ffn_nodes
-    total_tokens = b * attention_gpus
+    total_tokens = b * np.asarray(attention_gpus, dtype=float)
     assignments_per_ffn_gpu = total_tokens * k / ffn_gpus
 
-    if same_scale_up_domain(attention_hw, ffn_hw, attention_gpus, ffn_gpus):
-        up = attention_hw.effective_scale_up_bandwidth
-
-        def times(per):
-            return _collective_s(
-                calibration.latency_s, [(b * k * per, up), (assignments_per_ffn_gpu * per, up)]
-            )
-
-        d = calibration.dispatch_bytes(model.hidden_size)
-        return CommTimes(times(d), times(calibration.combine_bytes(model.hidden_size)), 0.0 * b, b * k * d)
-
+    # Standard cluster.
     p = node_touch_probability(model.n_routed_experts, k, ffn_nodes, dedup)
     attention_copies = b * ffn_nodes * p  # token copies leaving one attention GPU
     ffn_nic_copies = total_tokens * p / gpus_per_ffn_node  # copies landing on one FFN GPU's NIC
     nvlink_share = (1 - 1 / gpus_per_ffn_node) if calibration.local_share_skips_nvlink else 1.0
     nvlink_assignments = assignments_per_ffn_gpu * nvlink_share if gpus_per_ffn_node > 1 else 0.0 * b
-    a_out = attention_hw.effective_scale_out_bandwidth
-    f_out = ffn_hw.effective_scale_out_bandwidth
-    f_up = ffn_hw.effective_scale_up_bandwidth
+    links = [
+        (attention_copies, attention_hw.effective_scale_out_bandwidth),
+        (ffn_nic_copies, ffn_hw.effective_scale_out_bandwidth),
+        (nvlink_assignments, ffn_hw.effective_scale_up_bandwidth),
+    ]
+    # Superpod: every assignment rides scale-up from the attention GPU to its expert's GPU.
+    up = attention_hw.effective_scale_up_bandwidth
+    pod_links = [(b * k, up), (assignments_per_ffn_gpu, up)]
+    pod = same_scale_up_domain(attention_hw, ffn_hw, attention_gpus, ffn_gpus)
 
     def times(per):
-        return _collective_s(
-            calibration.latency_s,
-            [
-                (attention_copies * per, a_out),
-                (ffn_nic_copies * per, f_out),
-                (nvlink_assignments * per, f_up),
-            ],
+        standard = _collective_s(calibration.latency_s, [(n * per, bw) for n, bw in links])
+        if not pod.any():
+            return standard
+        return np.where(
+            pod, _collective_s(calibration.latency_s, [(n * per, bw) for n, bw in pod_links]), standard
         )
 
     d = calibration.dispatch_bytes(model.hidden_size)
     return CommTimes(
         dispatch_s=times(d),
         combine_s=times(calibration.combine_bytes(model.hidden_size)),
-        dispatch_scale_out_bytes=np.maximum(attention_copies, ffn_nic_copies) * d,
-        dispatch_scale_up_bytes=nvlink_assignments * d,
+        dispatch_scale_out_bytes=np.where(pod, 0.0, np.maximum(attention_copies, ffn_nic_copies) * d),
+        dispatch_scale_up_bytes=np.where(pod, b * k * d, nvlink_assignments * d),
     )
 
 

@@ -8,7 +8,7 @@ Equations, calibration values and their sources: docs/ops/experts.md (spec beyon
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -33,7 +33,9 @@ class GemmCalibration:
     load imbalance inside the grouped GEMM) on top of a linear part.
 
     ofu_max: asymptotic fraction of the dense peak a large GEMM reaches.
-    tokens_half: rows per group at which OFU is ofu_max / 2.
+    tokens_half: rows per group at which a grouped expert GEMM's OFU is ofu_max / 2.
+    dense_tokens_half: the same for plain GEMMs (shared experts, dense layers, LM head): small-M
+        kernels swap A and B and tile tokens by 8–32 instead of padding each group to 64–128 rows.
     kernel_overhead_s: fixed time per GEMM launch (launch gap, prologue/epilogue), added on top.
     count_distinct_experts: read the weights of the experts actually hit (expected under uniform
         routing) instead of all experts on the GPU.
@@ -43,12 +45,15 @@ class GemmCalibration:
     tokens_half: float
     kernel_overhead_s: float
     count_distinct_experts: bool
+    dense_tokens_half: float = 0.0
 
     def __post_init__(self):
         if not 0 < self.ofu_max <= 1:
             raise AfdscopeError(f"ofu_max = {self.ofu_max!r}: must be in (0, 1]")
         if not self.tokens_half >= 0:
             raise AfdscopeError(f"tokens_half = {self.tokens_half!r}: must be >= 0")
+        if not self.dense_tokens_half >= 0:
+            raise AfdscopeError(f"dense_tokens_half = {self.dense_tokens_half!r}: must be >= 0")
         if not self.kernel_overhead_s >= 0:
             raise AfdscopeError(f"kernel_overhead_s = {self.kernel_overhead_s!r}: must be >= 0")
 
@@ -60,7 +65,11 @@ IDEAL_GEMM = GemmCalibration(
 local experts read once per micro-batch. Reproduces afdscope.paper.ffn_rank's t_G exactly."""
 
 DEFAULT_GEMM = GemmCalibration(
-    ofu_max=0.78, tokens_half=222.0, kernel_overhead_s=3e-6, count_distinct_experts=True
+    ofu_max=0.78,
+    tokens_half=222.0,
+    kernel_overhead_s=3e-6,
+    count_distinct_experts=True,
+    dense_tokens_half=16.0,
 )
 """Calibrated on H800 (FP8, DeepSeek-V3 expert shapes H = 7168, M = 2048).
 
@@ -77,6 +86,9 @@ DEFAULT_GEMM = GemmCalibration(
   The paper's ≈ 10 µs is for an unfused activation kernel, which is taken as fused here.
 * count_distinct_experts: a GPU with few assignments over many experts reads only the experts hit
   (Janus, arXiv 2512.13525).
+* dense_tokens_half = 16: plain GEMMs over a few decode rows (shared expert, dense layers, LM head) use
+  small-M (swap-AB) kernels whose padding waste is half a 32-row tile, not the grouped GEMM's
+  per-expert fixed cost; with 222 an H20 shared expert over 1 token would take 6× its weight-read time.
 
 Caveat: tokens_half is in rows, so the fixed per-expert cost scales with 1/F. On a slow-compute GPU
 (H20: F/BW = 74) small per-expert batches come out compute bound; that follows from the 64-row WGMMA
@@ -151,9 +163,11 @@ def _check_positive(**values):
             raise AfdscopeError(f"{name} must be > 0")
 
 
-def _sustained_flops(peak_flops, rows_per_group, calibration):
+def _sustained_flops(peak_flops, rows_per_group, calibration, dense: bool = False):
     """(OFU, F · OFU). Where OFU is 0 (no rows, hence no FLOPs) F itself stands in, so the roofline
-    gives 0 rather than 0/0."""
+    gives 0 rather than 0/0. `dense`: a plain GEMM, on the small-M curve."""
+    if dense:
+        calibration = replace(calibration, tokens_half=calibration.dense_tokens_half)
     ofu = grouped_gemm_ofu(rows_per_group, calibration)
     return ofu, peak_flops * np.where(ofu > 0, ofu, 1.0)
 
@@ -245,7 +259,7 @@ def gemm_time_s(
     if np.any(r < 0):
         raise AfdscopeError("rows must be >= 0")
     params = float(in_features) * out_features
-    _, flops_rate = _sustained_flops(gemm_peak_flops(hw, precision), r, calibration)
+    _, flops_rate = _sustained_flops(gemm_peak_flops(hw, precision), r, calibration, dense=True)
     bytes_ = params * precision.weight_bytes
     return roofline_time_s(2.0 * params * r, bytes_, flops_rate, hw.effective_hbm_bandwidth) + (
         calibration.kernel_overhead_s
@@ -267,7 +281,7 @@ def mlp_time_s(
     if np.any(t < 0):
         raise AfdscopeError("tokens must be >= 0")
     params = 3.0 * hidden * intermediate
-    _, flops_rate = _sustained_flops(gemm_peak_flops(hw, precision), t, calibration)
+    _, flops_rate = _sustained_flops(gemm_peak_flops(hw, precision), t, calibration, dense=True)
     bytes_ = params * precision.weight_bytes
     overhead = GATED_MLP_LAUNCHES * calibration.kernel_overhead_s
     return roofline_time_s(2.0 * params * t, bytes_, flops_rate, hw.effective_hbm_bandwidth) + overhead

@@ -172,6 +172,10 @@ def evaluate_afd(
             "ffn_hardware": ffn_hw.name,
             "ffn_gpus": ffn_gpus,
             "micro_batches": m,
+            # Where A↔F traffic runs: one Superpod's scale-up, or scale-out between nodes.
+            "fabric": "scale-up"
+            if attention_hw.name == ffn_hw.name and attention_hw.is_superpod
+            else "scale-out",
             "experts_per_ffn_gpu": experts_per_gpu,
             "shared_experts_on": options.shared_experts_on,
             "context_tokens": scenario.context_tokens,

@@ -349,3 +349,50 @@ def test_eval_infeasible_is_reported_and_strict_exits_1():
 )
 def test_eval_bad_input(args, needles):
     assert_clean_error(run(*args), *needles)
+
+
+def test_search_json_shape(tmp_path):
+    png = tmp_path / "pareto.png"
+    r = run(
+        "search",
+        "--model",
+        "deepseek-v3",
+        "--hardware",
+        "h800",
+        "--context",
+        "4096",
+        "--tpot-slo-ms",
+        "50",
+        "--max-gpus",
+        "64",
+        "--price",
+        "h800=2.5",
+        "-f",
+        "json",
+        "--plot",
+        str(png),
+    )
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert {"ep", "afd", "verdict"} <= set(d)
+    for mode in ("ep", "afd"):
+        assert {"best", "pareto"} <= set(d[mode])
+        assert "config" in d[mode]["best"] and EVAL_KEYS <= set(d[mode]["best"])
+        assert d[mode]["best"]["usd_per_million_output_tokens"] > 0
+    assert d["verdict"]["winner"] in ("ep", "afd") and d["verdict"]["reason"]
+    assert d["verdict"]["ratio"] == pytest.approx(
+        d["afd"]["best"]["tokens_per_s_per_gpu"] / d["ep"]["best"]["tokens_per_s_per_gpu"]
+    )
+    # --price replaces the catalog's $2.0: cost = GPUs × 2.5 / (tokens/s total × 3600) × 1e6
+    best = d["ep"]["best"]
+    assert best["usd_per_million_output_tokens"] == pytest.approx(
+        2.5 / (best["tokens_per_s_per_gpu"] * 3600) * 1e6
+    )
+    assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_search_bad_input():
+    base = ("search", "--model", "deepseek-v3", "--hardware", "h800", "--context", "4096")
+    assert_clean_error(run(*base), "--tpot-slo-ms")
+    assert_clean_error(run(*base, "--tpot-slo-ms", "50", "--price", "h800"), "--price")
+    assert_clean_error(run(*base, "--tpot-slo-ms", "1"), "overhead")

@@ -499,6 +499,135 @@ def eval_afd_cmd(
     _print_result(result, fmt, strict)
 
 
+# ---------------------------------------------------------------- search
+
+
+def _progress_after_one_second():
+    """A rich progress bar on stderr that appears only once a search has run for a second."""
+    import time
+
+    state = {"t0": time.perf_counter(), "bar": None, "task": None}
+
+    def update(done: int, total: int) -> None:
+        if state["bar"] is None:
+            if time.perf_counter() - state["t0"] < 1.0 or not sys.stderr.isatty():
+                return
+            from rich.console import Console
+            from rich.progress import Progress
+
+            state["bar"] = Progress(console=Console(stderr=True), transient=True)
+            state["bar"].start()
+            state["task"] = state["bar"].add_task("searching", total=total)
+        state["bar"].update(state["task"], completed=done)
+        if done >= total:
+            state["bar"].stop()
+
+    return update, state
+
+
+def _hardware_list(names: list[str] | None, prices: dict, value_set: str):
+    from afdscope.catalog.hardware_catalog import load_hardware
+    from afdscope.cost import with_price
+
+    out = []
+    for name in _split(names) or []:
+        hw = load_hardware(name, value_set)
+        out.append(with_price(hw, prices.get(hw.name)))
+    return out
+
+
+@app.command("search")
+def search_cmd(
+    model: Annotated[str, typer.Option("--model", help="Model short name or config.json path.")],
+    context: ContextOpt,
+    hardware: Annotated[
+        list[str] | None, typer.Option("--hardware", help="Candidate GPUs (EP and AFD).")
+    ] = None,
+    attention_hardware: Annotated[
+        list[str] | None, typer.Option("--attention-hardware", help="AFD attention candidates.")
+    ] = None,
+    ffn_hardware: Annotated[
+        list[str] | None, typer.Option("--ffn-hardware", help="AFD FFN candidates.")
+    ] = None,
+    tpot_slo_ms: TpotOpt = None,
+    min_tokens_per_s_per_user: Annotated[
+        float | None, typer.Option("--min-tokens-per-s-per-user", help="Alternative to --tpot-slo-ms.")
+    ] = None,
+    max_gpus: Annotated[int, typer.Option("--max-gpus", min=2, max=4096, help="Largest deployment.")] = 256,
+    max_batch: Annotated[int, typer.Option("--max-batch-per-gpu", min=1, max=65536)] = 1024,
+    mtp_draft: DraftOpt = 0,
+    mtp_accept: AcceptOpt = 0.0,
+    weights: WOpt = WeightsOpt.fp8,
+    kv_dtype: KvDtypeOpt = KvOpt.bf16,
+    attention_dtype: AttnDtypeOpt = KvOpt.bf16,
+    price: Annotated[list[str] | None, typer.Option("--price", help="HARDWARE=USD per GPU-hour.")] = None,
+    preset: DeployPresetOpt = "default",
+    value_set: SetDsOpt = ValueSetOpt.datasheet,
+    fmt: FormatOpt = Fmt.table,
+    plot: PlotOpt = None,
+) -> None:
+    """Best EP and AFD deployments under a latency constraint, their Pareto fronts, and a verdict.
+
+    Example: afdscope search --model deepseek-v3 --hardware h800 --context 4096 --tpot-slo-ms 50
+    """
+    from afdscope.catalog.model_catalog import load_model
+    from afdscope.cost import parse_prices
+    from afdscope.deploy.options import deploy_preset
+    from afdscope.search import Constraint, SearchSpace, search
+
+    _check_plot(plot)
+    _finite("--tpot-slo-ms", tpot_slo_ms)
+    _finite("--min-tokens-per-s-per-user", min_tokens_per_s_per_user)
+    if (tpot_slo_ms is None) == (min_tokens_per_s_per_user is None):
+        raise AfdscopeError("give exactly one of --tpot-slo-ms or --min-tokens-per-s-per-user")
+    prices = parse_prices(price)
+    hws = _hardware_list(hardware, prices, value_set.value)
+    attn = _hardware_list(attention_hardware, prices, value_set.value)
+    ffn = _hardware_list(ffn_hardware, prices, value_set.value)
+    if not hws:
+        hws = list(dict.fromkeys(attn + ffn))
+    if not hws:
+        raise AfdscopeError("give --hardware (or --attention-hardware and --ffn-hardware)")
+    scenario = _scenario(context, mtp_draft, mtp_accept, weights, kv_dtype, attention_dtype)
+    constraint = Constraint(
+        tpot_slo_s=None if tpot_slo_ms is None else tpot_slo_ms * 1e-3,
+        min_tokens_per_s_per_user=min_tokens_per_s_per_user,
+    )
+    from afdscope.deploy.step import check_slo
+
+    options = deploy_preset(preset)
+    check_slo(constraint.tpot_limit_s, options, scenario.tokens_per_step)
+    update, state = _progress_after_one_second()
+    result = search(
+        load_model(model),
+        scenario,
+        constraint,
+        hws,
+        attn or None,
+        ffn or None,
+        SearchSpace(max_gpus=max_gpus, max_batch_per_gpu=max_batch),
+        options,
+        progress=update,
+    )
+    if state["bar"] is not None:
+        state["bar"].stop()
+    if plot:
+        from afdscope.report.figures import plot_pareto
+
+        plot_pareto(result, plot)
+    from afdscope.report.output import print_rows, to_json
+    from afdscope.report.search_rows import best_rows, pareto_rows, verdict_line
+
+    if fmt is Fmt.json:
+        print(to_json(result.as_dict()))
+    elif fmt is Fmt.csv:
+        print_rows(pareto_rows(result), "csv")
+    else:
+        print_rows(best_rows(result), "table", f"{result.inputs['model']}: best configurations")
+        print(verdict_line(result))
+        print(f"{result.evaluated:,} configurations in {result.seconds:.2f} s")
+
+
 def main() -> None:
     try:
         code = app(standalone_mode=False)

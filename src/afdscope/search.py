@@ -259,8 +259,13 @@ def _search_mode(mode, groups, constraint, progress, done) -> tuple[ModeSearch, 
         return ev.point(np.unravel_index(cand.index[i], ev.step_s.shape))
 
     front = pareto_front(x, y)
-    best = result(int(np.argmax(y)))
-    best_cost = result(int(np.argmin(c))) if np.isfinite(c).any() else None
+    # Ties (equal throughput from different GPU counts) go to the cheaper point, and vice versa.
+    fastest = np.flatnonzero(y >= y.max() * (1 - 1e-9))
+    best = result(int(fastest[np.argmin(c[fastest])]))
+    best_cost = None
+    if np.isfinite(c).any():
+        cheapest = np.flatnonzero(c <= c.min() * (1 + 1e-9))
+        best_cost = result(int(cheapest[np.argmax(y[cheapest])]))
     return ModeSearch(mode, best, best_cost, tuple(result(int(i)) for i in front), evaluated, feasible), done
 
 

@@ -125,3 +125,32 @@ def plot_imbalance(grid: ImbalanceGrid, path: str | Path) -> Path:
     axes[0][0].set_ylabel("throughput factor α")
     axes[0][-1].legend(fontsize=6)
     return _save(fig, path)
+
+
+def plot_pareto(result, path: str | Path) -> Path:
+    """Both modes' Pareto fronts: tokens/s per GPU against tokens/s per user, bests marked."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for mode, colour in ((result.ep, "#1f4e79"), (result.afd, "#c0392b")):
+        if not mode.pareto:
+            continue
+        x = [p.tokens_per_s_per_user for p in mode.pareto]
+        y = [p.tokens_per_s_per_gpu for p in mode.pareto]
+        ax.step(x, y, where="post", color=colour, label=f"{mode.mode.upper()} Pareto front")
+        ax.plot(x, y, "o", color=colour, ms=3)
+        b = mode.best
+        ax.plot(
+            [b.tokens_per_s_per_user],
+            [b.tokens_per_s_per_gpu],
+            "*",
+            color=colour,
+            ms=12,
+            label=f"{mode.mode.upper()} best under {result.constraint.describe()}",
+        )
+    limit = 1.0 / result.constraint.tpot_limit_s
+    ax.axvline(limit, color="grey", ls="--", lw=1)
+    ax.set_xlabel("tokens/s per user")
+    ax.set_ylabel("tokens/s per GPU")
+    ax.set_title(f"{result.inputs.get('model', '')}: AFD vs EP")
+    ax.legend(fontsize=7)
+    return _save(fig, path)

@@ -11,6 +11,7 @@ import io
 import json
 import math
 import os
+import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -77,7 +78,8 @@ def print_rows(rows: Sequence[dict], fmt: Format, title: str | None = None) -> N
             table.add_column(col, overflow="fold")
         for r in rows:
             table.add_row(*(_cell(v) for v in r.values()))
-        Console().print(table)
+        # Off a terminal (pipes, CI logs) rich would wrap at 80 columns; tables read better unwrapped.
+        Console(width=None if sys.stdout.isatty() else 240).print(table)
 
 
 def atomic_write(path: str | Path, data: str | bytes) -> Path:

@@ -396,3 +396,38 @@ def test_search_bad_input():
     assert_clean_error(run(*base), "--tpot-slo-ms")
     assert_clean_error(run(*base, "--tpot-slo-ms", "50", "--price", "h800"), "--price")
     assert_clean_error(run(*base, "--tpot-slo-ms", "1"), "overhead")
+
+
+def test_map_csv_and_plot(tmp_path):
+    png = tmp_path / "map.png"
+    r = run(
+        "map",
+        "--model",
+        "step3",
+        "--x",
+        "scale-out-bandwidth",
+        "--y",
+        "expert-intermediate-size",
+        "--points",
+        "3",
+        "--plot",
+        str(png),
+        "-f",
+        "json",
+    )
+    assert r.returncode == 0, r.stderr
+    rows = json.loads(r.stdout)
+    assert len(rows) == 9 and {"ratio", "status", "scale-out-bandwidth"} <= set(rows[0])
+    assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (("--x", "nvlink"), "unknown map axis"),
+        (("--x-range", "400:25"), "--x-range"),
+        (("--x", "context", "--y", "context"), "different"),
+    ],
+)
+def test_map_bad_input(args, needle):
+    assert_clean_error(run("map", "--model", "deepseek-v3", "--points", "2", *args), needle)

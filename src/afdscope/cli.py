@@ -628,6 +628,78 @@ def search_cmd(
         print(f"{result.evaluated:,} configurations in {result.seconds:.2f} s")
 
 
+# ---------------------------------------------------------------- map
+
+
+@app.command("map")
+def map_cmd(
+    model: Annotated[str, typer.Option("--model", help="Model short name or config.json path.")],
+    x: Annotated[str, typer.Option("--x", help="X axis (see the list below).")] = "scale-out-bandwidth",
+    y: Annotated[str, typer.Option("--y", help="Y axis.")] = "scale-up-bandwidth",
+    x_range: Annotated[str | None, typer.Option("--x-range", help="LOW:HIGH in the axis' unit.")] = None,
+    y_range: Annotated[str | None, typer.Option("--y-range", help="LOW:HIGH in the axis' unit.")] = None,
+    points: Annotated[int, typer.Option("--points", min=2, max=128, help="Grid points per axis.")] = 24,
+    hardware: Annotated[str, typer.Option("--hardware", help="Base hardware the axes modify.")] = "h800",
+    context: Annotated[int, typer.Option("--context", help="Mean KV length per request.")] = 4096,
+    tpot_slo_ms: Annotated[float, typer.Option("--tpot-slo-ms", help="TPOT SLO.")] = 50.0,
+    max_gpus: Annotated[int, typer.Option("--max-gpus", min=16, max=4096)] = 256,
+    fmt: FormatOpt = Fmt.table,
+    plot: PlotOpt = None,
+) -> None:
+    """The AFD/EP throughput ratio over two axes: scale-out-bandwidth, scale-up-bandwidth,
+    scale-up-domain, fp8-flops, hbm-bandwidth, expert-intermediate-size, experts-per-token,
+    num-experts, context, tpot-slo.
+
+    Example: afdscope map --model step3 --x scale-out-bandwidth --y expert-intermediate-size --plot map.png
+    """
+    from afdscope.afd_map import afd_ep_map, axis, paper_gpu_points
+    from afdscope.catalog.hardware_catalog import load_hardware
+    from afdscope.catalog.model_catalog import load_model
+
+    _check_plot(plot)
+    _finite("--tpot-slo-ms", tpot_slo_ms)
+    x_axis, y_axis = axis(x), axis(y)
+    xr = _range("--x-range", x_range, x_axis.default_range)
+    yr = _range("--y-range", y_range, y_axis.default_range)
+    m, hw = load_model(model), load_hardware(hardware)
+    scenario = _scenario(context, 0, 0.0, WeightsOpt.fp8, KvOpt.bf16, KvOpt.bf16)
+    from afdscope.deploy.options import DEFAULT_OPTIONS
+    from afdscope.deploy.step import check_slo
+
+    check_slo(tpot_slo_ms * 1e-3, DEFAULT_OPTIONS, 1.0)
+    result = afd_ep_map(
+        m,
+        hw,
+        scenario,
+        tpot_slo_ms * 1e-3,
+        x_axis,
+        y_axis,
+        x_axis.values(*xr, points),
+        y_axis.values(*yr, points),
+        max_gpus=max_gpus,
+    )
+    if plot:
+        from afdscope.report.figures import plot_map
+
+        plot_map(result, plot, paper_gpu_points(x_axis, y_axis, m, scenario, tpot_slo_ms * 1e-3))
+    from afdscope.report.output import print_rows
+
+    print_rows(result.rows(), fmt.value, "AFD / EP tokens/s per GPU")
+
+
+def _range(flag: str, text: str | None, default: tuple[float, float]) -> tuple[float, float]:
+    if text is None:
+        return default
+    lo, sep, hi = text.partition(":")
+    try:
+        low, high = float(lo), float(hi)
+    except ValueError:
+        low = high = float("nan")
+    if not sep or not (0 < low < high) or not all(map(__import__("math").isfinite, (low, high))):
+        raise AfdscopeError(f"{flag} '{text}': write LOW:HIGH with 0 < LOW < HIGH, e.g. {flag} 25:400")
+    return low, high
+
+
 def main() -> None:
     try:
         code = app(standalone_mode=False)

@@ -209,7 +209,7 @@ def expert_layer_parts(
         roofline_time_s(flops, weight_bytes, flops_rate, bw)
         + GATED_MLP_LAUNCHES * calibration.kernel_overhead_s
     )
-    shape = np.broadcast_shapes(a.shape, distinct.shape)
+    shape = np.broadcast_shapes(a.shape, distinct.shape, np.shape(time))  # hardware fields may be arrays
 
     def b(x):
         return np.broadcast_to(np.asarray(x, dtype=float), shape)

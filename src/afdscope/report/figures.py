@@ -154,3 +154,51 @@ def plot_pareto(result, path: str | Path) -> Path:
     ax.set_title(f"{result.inputs.get('model', '')}: AFD vs EP")
     ax.legend(fontsize=7)
     return _save(fig, path)
+
+
+def plot_map(result, path: str | Path, gpu_points=()) -> Path:
+    """Heatmap of AFD/EP (log₂ scale, red = AFD wins), the ratio = 1 contour, the paper's GPUs marked."""
+    plt = _pyplot()
+    from matplotlib.colors import TwoSlopeNorm
+
+    ratio = result.ratio
+    log_ratio = np.log2(np.where(np.isfinite(ratio) & (ratio > 0), ratio, np.nan))
+    fig, ax = plt.subplots(figsize=(7.5, 5.5))
+    span = max(0.5, float(np.nanmax(np.abs(log_ratio))) if np.isfinite(log_ratio).any() else 0.5)
+    mesh = ax.pcolormesh(
+        result.x_values,
+        result.y_values,
+        log_ratio,
+        cmap="RdBu_r",
+        shading="nearest",
+        norm=TwoSlopeNorm(vcenter=0.0, vmin=-span, vmax=span),
+    )
+    ax.set_facecolor("#dddddd")  # cells where EP has no feasible point
+    if np.nanmin(log_ratio) < 0 < np.nanmax(log_ratio):
+        cs = ax.contour(result.x_values, result.y_values, log_ratio, levels=[0.0], colors="k", linewidths=1.5)
+        ax.clabel(cs, fmt={0.0: "AFD = EP"}, fontsize=7)
+    # GPUs that share a point (same bandwidths) get one marker with all their names.
+    at: dict[tuple[float, float], list[str]] = {}
+    for name, px, py in gpu_points:
+        at.setdefault((px, py), []).append(name)
+    for (px, py), names in at.items():
+        ax.plot(px, py, "k^", ms=6)
+        ax.annotate("/".join(names), (px, py), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    from matplotlib.ticker import NullFormatter
+
+    for log, set_scale, axis_obj in (
+        (result.x.log, ax.set_xscale, ax.xaxis),
+        (result.y.log, ax.set_yscale, ax.yaxis),
+    ):
+        if log:
+            set_scale("log")
+            axis_obj.set_minor_formatter(NullFormatter())
+    ax.set_xlabel(f"{result.x.name} ({result.x.unit})" if result.x.unit else result.x.name)
+    ax.set_ylabel(f"{result.y.name} ({result.y.unit})" if result.y.unit else result.y.name)
+    fig.colorbar(mesh, ax=ax, label="log₂(best AFD / best EP tokens/s per GPU)")
+    inputs = result.inputs
+    ax.set_title(
+        f"Where AFD pays: {inputs['model']} on {inputs['hardware']} (TPOT ≤ {inputs['tpot_slo_ms']:g} ms)",
+        fontsize=10,
+    )
+    return _save(fig, path)

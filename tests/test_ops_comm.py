@@ -145,4 +145,4 @@ def test_ascend_transfers_of_the_afd_table():
         (float(afd.combine_s), rows[("xDeepServe", "E2A (experts->attention)")]),
     ]
     errors = [abs(p * 1e6 / m - 1) for p, m in pairs]
-    assert np.median(errors) < 0.25 and max(errors) < 0.32
+    assert np.median(errors) < 0.25 and max(errors) < 0.28

@@ -306,6 +306,32 @@ def paper_imbalance(
     print_rows(imbalance_rows(grid), fmt.value, "α: AFD (whole nodes) vs EP at equal λ")
 
 
+@paper_app.command("eaas")
+def paper_eaas(
+    model: Annotated[str, typer.Option("--model", help="Model short name or config.json path.")],
+    hardware: Annotated[str, typer.Option("--hardware", help="Hardware short name or YAML path.")] = "h800",
+    slo_ms: SloOpt = None,
+    value_set: SetOpt = ValueSetOpt.paper,
+    preset: PresetOpt = "paper",
+    max_ffn_nodes: MaxNodesOpt = 64,
+    fmt: FormatOpt = Fmt.table,
+) -> None:
+    """Expert-as-a-Service node count: one expert service per MoE layer (paper §5)."""
+    from afdscope.catalog.hardware_catalog import load_hardware
+    from afdscope.catalog.model_catalog import load_model
+    from afdscope.paper.eaas import eaas_estimate
+    from afdscope.report.output import print_rows, to_json
+
+    options = _options(preset, slo_ms, None, None, None, None)
+    est = eaas_estimate(load_model(model), load_hardware(hardware, value_set.value), options, max_ffn_nodes)
+    if fmt is Fmt.json:
+        print(to_json(est.as_dict()))
+    else:
+        print_rows(
+            [{"field": k, "value": v} for k, v in est.as_dict().items()], fmt.value, "Expert-as-a-Service"
+        )
+
+
 @paper_app.command("all")
 def paper_all(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("afdscope-out"),

@@ -157,6 +157,7 @@ def evaluate_afd(
         max_batch_per_gpu=b(max_batch_per_gpu(attention_hw, w_attn, kv, options.memory)),
         memory_reasons=tuple(reasons),
         memory_gb_per_gpu={"attention": w_attn.as_gb(), "ffn": w_ffn.as_gb()},
+        scale_up_only=np.broadcast_to(same_scale_up_domain(attention_hw, ffn_hw, n_attn, ffn_gpus), shape),
         usd_per_hour_by_role=(
             {}
             if attention_hw.price_usd_per_gpu_hour is None or ffn_hw.price_usd_per_gpu_hour is None

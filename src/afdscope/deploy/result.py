@@ -42,6 +42,8 @@ class Evaluation:
     config: dict = field(default_factory=dict)
     # Rental cost of the whole deployment per role (USD/hour, arrays); empty when a price is unknown.
     usd_per_hour_by_role: dict = field(default_factory=dict)
+    # AFD: True where attention↔FFN traffic stays inside one Superpod's scale-up domain.
+    scale_up_only: np.ndarray | bool = False
 
     @property
     def tokens_per_s_total(self) -> np.ndarray:
@@ -87,8 +89,9 @@ class Evaluation:
         reasons = list(self.memory_reasons)
         max_batch = int(at(np.broadcast_to(self.max_batch_per_gpu, self.step_s.shape)))
         if not reasons and batch > max_batch:
+            per = "per GPU" if self.mode == "ep" else "per attention GPU"
             reasons.append(
-                f"KV cache fits {max_batch} requests per attention GPU at "
+                f"KV cache fits {max_batch} requests {per} at "
                 f"{int(at(np.broadcast_to(self.context_tokens, self.step_s.shape)))} tokens of context, "
                 f"{batch} asked"
             )
@@ -131,7 +134,8 @@ class Evaluation:
         if self.mode == "ep":
             return self.config | {"gpus": gpus}
         attention = int(at(np.broadcast_to(self.attention_gpus, shape)))
-        return self.config | {"attention_gpus": attention, "ffn_gpus": gpus - attention}
+        fabric = "scale-up" if bool(at(np.broadcast_to(self.scale_up_only, shape))) else "scale-out"
+        return self.config | {"attention_gpus": attention, "ffn_gpus": gpus - attention, "fabric": fabric}
 
 
 @dataclass(frozen=True)

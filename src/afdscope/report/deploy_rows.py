@@ -17,7 +17,9 @@ def result_rows(r: DeploymentResult) -> list[dict]:
         ("bottleneck", r.bottleneck),
         ("hfu_ffn", r.hfu_ffn),
         ("step_ms", r.step_ms),
+        ("usd_per_million_output_tokens", r.usd_per_million_output_tokens),
     ]
+    rows += [(f"usd_per_million_by_role.{k}", v) for k, v in r.usd_per_million_by_role.items()]
     rows += [(f"per_layer_us.{k}", v) for k, v in r.per_layer_us.items()]
     for role, parts in r.memory_gb_per_gpu.items():
         rows += [(f"memory_gb_per_gpu.{role}.{k}", v) for k, v in parts.items()]

@@ -50,6 +50,7 @@ def main() -> None:
         ("catalog: parse 14 models + 13 GPUs (cache cleared)", median_s(_cold_catalog, 5)),
     ]
     rows += _deploy_rows()
+    rows += _search_rows()
     cli = [str(Path(sys.executable).parent / "afdscope"), "--help"]
     rows.append(
         (
@@ -65,6 +66,38 @@ def main() -> None:
     for label, t in rows:
         if label.startswith("eval"):
             print(f"  {label.split(':')[0]}: {grid / t:,.0f} deployment evaluations per second")
+
+
+def _search_rows():
+    from afdscope.afd_map import afd_ep_map, axis
+    from afdscope.search import Constraint, search
+    from afdscope.specs.scenario import Scenario
+
+    model, hw, scenario = load_model("deepseek-v3"), load_hardware("h800"), Scenario(context_tokens=4096)
+    configs = search(model, scenario, Constraint(tpot_slo_s=0.05), [hw]).evaluated
+    t_search = median_s(lambda: search(model, scenario, Constraint(tpot_slo_s=0.05), [hw]), 5)
+    x, y = axis("scale-out-bandwidth"), axis("scale-up-bandwidth")
+    xs, ys = x.values(*x.default_range, 64), y.values(*y.default_range, 64)
+    t_map = median_s(lambda: afd_ep_map(model, hw, scenario, 0.05, x, y, xs, ys), 3)
+    cli = [
+        str(Path(sys.executable).parent / "afdscope"),
+        "search",
+        "--model",
+        "deepseek-v3",
+        "--hardware",
+        "h800",
+        "--context",
+        "4096",
+        "--tpot-slo-ms",
+        "50",
+    ]
+    t_cli = median_s(lambda: subprocess.run(cli, capture_output=True, check=True), 3)
+    print(f"  (search: {configs:,} configurations, {configs / t_search:,.0f} per second)")
+    return [
+        ("search: deepseek-v3 × h800, 4096 ctx, 50 ms (library)", t_search),
+        ("search: the same as `afdscope search` (whole process)", t_cli),
+        ("map: 64 × 64, scale-out × scale-up bandwidth", t_map),
+    ]
 
 
 # Batch × context grid per GPU count; GPU counts loop (memory and expert placement are per count).

@@ -150,3 +150,47 @@ def test_outputs_are_finite_and_non_negative_over_a_grid():
             assert x.shape == (len(b), 3)
             assert np.all(np.isfinite(x)) and np.all(x >= 0)
         assert np.all(ev.hfu_ffn <= 1 + 1e-9)
+
+
+def test_attention_tp_splits_gqa_kv_but_replicates_mla():
+    from afdscope.ops.attention import attention_layer_parts
+    from afdscope.specs.scenario import Precision
+
+    qwen = load_model("qwen3-235b")  # 4 KV heads
+    p = Precision()
+    dp = attention_layer_parts(qwen, H800, 32, 4096, p)
+    tp2 = attention_layer_parts(qwen, H800, 32, 4096, p, tp=2)
+    assert float(tp2.kv_bytes) == pytest.approx(float(dp.kv_bytes))  # 2 of 4 KV heads for 2× the requests
+    assert float(tp2.projection_weight_bytes) == pytest.approx(float(dp.projection_weight_bytes) / 2)
+    mla_dp = attention_layer_parts(V3, H800, 32, 4096, p)
+    mla_tp2 = attention_layer_parts(V3, H800, 32, 4096, p, tp=2)
+    assert float(mla_tp2.kv_bytes) == pytest.approx(2 * float(mla_dp.kv_bytes))  # the latent replicates
+    # MLA projections: q_a and kv_a stay whole (7168·1536 + 7168·576), the rest halves.
+    rep = 7168 * 1536 + 7168 * 576
+    assert V3.attention.params_per_gpu(7168, 2) == pytest.approx(rep + (V3.attention.params(7168) - rep) / 2)
+
+
+def test_attention_tp_memory_and_kv_capacity():
+    qwen = load_model("qwen3-235b")
+    dp = evaluate_ep(qwen, H800, CTX, 64, 32)
+    tp4 = evaluate_ep(qwen, H800, CTX, 64, 32, attention_tp=4)
+    assert tp4.memory_gb_per_gpu["ep"]["attention"] == pytest.approx(
+        dp.memory_gb_per_gpu["ep"]["attention"] / 4
+    )
+    assert float(tp4.max_batch_per_gpu) >= float(dp.max_batch_per_gpu)
+    mla = evaluate_ep(V3, H800, CTX, 64, 32, attention_tp=2)
+    assert float(mla.max_batch_per_gpu) < float(evaluate_ep(V3, H800, CTX, 64, 32).max_batch_per_gpu)
+
+
+def test_expert_tp_conserves_flops_and_shards_weights():
+    step3 = load_model("step3")
+    base = evaluate_afd(step3, H800, H800, CTX, 64, 64, 3, 60, whole_nodes=False)
+    etp4 = evaluate_afd(step3, H800, H800, CTX, 64, 64, 3, 60, whole_nodes=False, expert_tp=4)
+    # Same FLOPs over the FFN side: 64 GPUs × FLOPs per GPU per stage.
+    assert float(etp4.ffn_flops_per_stage) == pytest.approx(float(base.ffn_flops_per_stage))
+    # 48 experts × 4 shards over 64 GPUs: 3 shards of M/4 per GPU, versus 1 whole expert.
+    per_shard = 56 * 3 * 7168 * (5120 / 4) / 1e9
+    assert etp4.memory_gb_per_gpu["ffn"]["routed_experts"] == pytest.approx(3 * per_shard)
+    assert base.memory_gb_per_gpu["ffn"]["routed_experts"] == pytest.approx(56 * 3 * 7168 * 5120 / 1e9)
+    with pytest.raises(AfdscopeError, match="expert TP"):
+        evaluate_afd(step3, H800, H800, CTX, 64, 64, 3, 60, whole_nodes=False, expert_tp=3)

@@ -386,6 +386,9 @@ SetDsOpt = Annotated[
     ValueSetOpt, typer.Option("--hardware-set", help="Datasheet peaks or the paper's Table 5.")
 ]
 StrictOpt = Annotated[bool, typer.Option("--strict", help="Exit 1 when the result is infeasible.")]
+AttnTpOpt = Annotated[
+    int, typer.Option("--attention-tp", min=1, max=64, help="Tensor parallelism inside DP attention groups.")
+]
 
 
 def _scenario(context, draft, accept, weights, kv, attention):
@@ -437,6 +440,7 @@ def eval_ep_cmd(
     kv_dtype: KvDtypeOpt = KvOpt.bf16,
     attention_dtype: AttnDtypeOpt = KvOpt.bf16,
     overlap: Annotated[OverlapOpt, typer.Option("--overlap", help="2bo, sbo or nbo.")] = OverlapOpt.two,
+    attention_tp: AttnTpOpt = 1,
     preset: DeployPresetOpt = "default",
     value_set: SetDsOpt = ValueSetOpt.datasheet,
     fmt: FormatOpt = Fmt.table,
@@ -462,6 +466,7 @@ def eval_ep_cmd(
         batch_per_gpu=batch_per_gpu,
         tpot_slo_s=None if tpot_slo_ms is None else tpot_slo_ms * 1e-3,
         options=options,
+        attention_tp=attention_tp,
     )
     _print_result(result, fmt, strict)
 
@@ -487,6 +492,10 @@ def eval_afd_cmd(
     sub_node: Annotated[
         bool, typer.Option("--sub-node", help="Allow GPU counts that are not whole nodes.")
     ] = False,
+    attention_tp: AttnTpOpt = 1,
+    expert_tp: Annotated[
+        int, typer.Option("--expert-tp", min=1, max=8, help="Shards per expert on the FFN side (ETP).")
+    ] = 1,
     preset: DeployPresetOpt = "default",
     value_set: SetDsOpt = ValueSetOpt.datasheet,
     fmt: FormatOpt = Fmt.table,
@@ -521,6 +530,8 @@ def eval_afd_cmd(
         tpot_slo_s=None if tpot_slo_ms is None else tpot_slo_ms * 1e-3,
         options=options,
         whole_nodes=not sub_node,
+        attention_tp=attention_tp,
+        expert_tp=expert_tp,
     )
     _print_result(result, fmt, strict)
 

@@ -129,15 +129,20 @@ def _mtp_parts(model: MoEModel, precision: Precision, options: MemoryOptions) ->
 
 
 def ep_weights_per_gpu(
-    model: MoEModel, gpus: int, precision: Precision, options: MemoryOptions | None = None
+    model: MoEModel,
+    gpus: int,
+    precision: Precision,
+    options: MemoryOptions | None = None,
+    attention_tp: int = 1,
 ) -> WeightsPerGpu:
-    """Weights on each GPU of a large-scale EP deployment over `gpus` GPUs (attention data-parallel)."""
+    """Weights on each GPU of a large-scale EP deployment over `gpus` GPUs (attention data-parallel,
+    optionally tensor-parallel by `attention_tp` inside each data-parallel group)."""
     options = options or MemoryOptions()
     _check_gpus(gpus, "gpus")
     wb, slots = precision.weight_bytes, _experts_per_gpu(model, gpus, options)
     mtp_non_expert, mtp_shared, mtp_expert = _mtp_parts(model, precision, options)
     return WeightsPerGpu(
-        attention=model.num_layers * model.attention_params_per_layer * wb,
+        attention=_attention_bytes(model, wb, attention_tp),
         dense_mlp=model.n_dense_layers * model.dense_mlp_params_per_layer * wb,
         embedding=model.embedding_params * options.embedding_dtype_bytes,
         lm_head=model.lm_head_params * options.embedding_dtype_bytes,
@@ -155,6 +160,8 @@ def afd_weights_per_gpu(
     precision: Precision,
     options: MemoryOptions | None = None,
     shared_experts_on: SharedExpertsOn = "attention",
+    attention_tp: int = 1,
+    expert_tp: int = 1,
 ) -> tuple[WeightsPerGpu, WeightsPerGpu]:
     """(attention GPU, FFN GPU) weights under AFD. Attention is data-parallel, so `attention_gpus` does not
     change the per-GPU bytes (checked only). Shared experts on the FFN side are replicated on every FFN GPU;
@@ -164,12 +171,14 @@ def afd_weights_per_gpu(
     _check_gpus(ffn_gpus, "ffn_gpus")
     if shared_experts_on not in ("attention", "ffn"):
         raise AfdscopeError(f"shared_experts_on = {shared_experts_on!r}; use 'attention' or 'ffn'")
-    wb, slots = precision.weight_bytes, _experts_per_gpu(model, ffn_gpus, options)
+    # Expert tensor parallelism: each expert is cut into `expert_tp` shards of M/expert_tp.
+    wb = precision.weight_bytes
+    slots = math.ceil((model.n_routed_experts + options.redundant_experts) * expert_tp / ffn_gpus) / expert_tp
     mtp_non_expert, mtp_shared, mtp_expert = _mtp_parts(model, precision, options)
     shared = model.n_moe_layers * model.shared_expert_params_per_layer * wb
     on_attn = shared_experts_on == "attention"
     attn = WeightsPerGpu(
-        attention=model.num_layers * model.attention_params_per_layer * wb,
+        attention=_attention_bytes(model, wb, attention_tp),
         dense_mlp=model.n_dense_layers * model.dense_mlp_params_per_layer * wb,
         embedding=model.embedding_params * options.embedding_dtype_bytes,
         lm_head=model.lm_head_params * options.embedding_dtype_bytes,
@@ -183,6 +192,11 @@ def afd_weights_per_gpu(
         mtp=slots * mtp_expert + (0.0 if on_attn else mtp_shared),
     )
     return attn, ffn
+
+
+def _attention_bytes(model: MoEModel, weight_bytes: float, tp: int) -> float:
+    """Attention weights of every decoder layer on one GPU of a `tp`-way tensor-parallel group."""
+    return model.num_layers * model.attention.params_per_gpu(model.hidden_size, tp) * weight_bytes
 
 
 def kv_bytes_per_request(model: MoEModel, context, precision: Precision, *, mtp_layers: int = 0):

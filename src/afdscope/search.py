@@ -57,6 +57,27 @@ class SearchSpace:
     max_batch_per_gpu: int = 1024
     ep_overlaps: tuple[str, ...] = ("2bo", "nbo")
     micro_batches: tuple[int, ...] = (2, 3, 4)
+    # Tensor parallelism inside data-parallel attention groups, kept to sizes that split the K/V heads
+    # (beyond them, or with MLA's latent, every GPU re-reads the group's whole KV cache).
+    attention_tp: tuple[int, ...] = (1, 2, 4, 8)
+    # Expert tensor parallelism on the AFD FFN side, tried where there are more FFN GPUs than experts.
+    expert_tp: tuple[int, ...] = (1, 2, 4)
+
+    def attention_tps(self, model: MoEModel) -> tuple[int, ...]:
+        return tuple(t for t in self.attention_tp if t == 1 or t <= model.attention.num_kv_heads)
+
+    def expert_tps(self, model: MoEModel, ffn_gpus: int, gpus_per_node: int) -> tuple[int, ...]:
+        return tuple(
+            e
+            for e in self.expert_tp
+            if e == 1
+            or (
+                ffn_gpus >= model.n_routed_experts
+                and gpus_per_node % e == 0
+                and ffn_gpus % e == 0
+                and model.moe_intermediate_size % e == 0
+            )
+        )
 
     def __post_init__(self):
         if self.max_gpus < 2:
@@ -157,13 +178,18 @@ def _ep_groups(model, hardware, scenario, space, options) -> list[_Group]:
             step = 2 if overlap == "2bo" else 1
             batches = np.arange(step, space.max_batch_per_gpu + 1, step, dtype=float)
             for gpus in range(unit, space.max_gpus + 1, unit):
-                groups.append(
-                    _Group(
-                        "ep",
-                        lambda hw=hw, g=gpus, b=batches, o=opts: evaluate_ep(model, hw, scenario, g, b, o),
-                        batches.size,
+                for tp in space.attention_tps(model):
+                    if gpus % tp:
+                        continue
+                    groups.append(
+                        _Group(
+                            "ep",
+                            lambda hw=hw, g=gpus, b=batches, o=opts, tp=tp: evaluate_ep(
+                                model, hw, scenario, g, b, o, attention_tp=tp
+                            ),
+                            batches.size,
+                        )
                     )
-                )
     return groups
 
 
@@ -182,18 +208,34 @@ def _afd_groups(model, attention_hws, ffn_hws, scenario, space, options) -> list
             for m in space.micro_batches:
                 batches = np.arange(m, space.max_batch_per_gpu + 1, m, dtype=float)[:, None]
                 for ffn in range(unit, space.max_gpus, unit):
-                    attn = np.arange(unit, space.max_gpus - ffn + 1, unit, dtype=float)[None, :]
-                    if attn.size == 0:
-                        continue
-                    groups.append(
-                        _Group(
-                            "afd",
-                            lambda a=a_hw, f=f_hw, n=ffn, m=m, b=batches, na=attn: evaluate_afd(
-                                model, a, f, scenario, na, n, m, b, options, whole_nodes=False
-                            ),
-                            batches.size * attn.size,
-                        )
-                    )
+                    for tp in space.attention_tps(model):
+                        step = int(np.lcm(unit, tp))
+                        attn = np.arange(step, space.max_gpus - ffn + 1, step, dtype=float)[None, :]
+                        if attn.size == 0:
+                            continue
+                        for etp in space.expert_tps(model, ffn, f_hw.gpus_per_node):
+                            groups.append(
+                                _Group(
+                                    "afd",
+                                    lambda a=a_hw, f=f_hw, n=ffn, m=m, b=batches, na=attn, tp=tp, e=etp: (
+                                        evaluate_afd(
+                                            model,
+                                            a,
+                                            f,
+                                            scenario,
+                                            na,
+                                            n,
+                                            m,
+                                            b,
+                                            options,
+                                            whole_nodes=False,
+                                            attention_tp=tp,
+                                            expert_tp=e,
+                                        )
+                                    ),
+                                    batches.size * attn.size,
+                                )
+                            )
     return groups
 
 
@@ -204,6 +246,7 @@ class _Candidates:
     x: list = field(default_factory=list)  # tokens/s per user
     y: list = field(default_factory=list)  # tokens/s per GPU
     cost: list = field(default_factory=list)  # $ per 1M tokens (inf when unknown)
+    gpus: list = field(default_factory=list)  # total GPUs of the deployment
     group: list = field(default_factory=list)
     index: list = field(default_factory=list)  # flat index inside the group's arrays
     reasons: dict = field(default_factory=dict)
@@ -231,6 +274,7 @@ class _Candidates:
         self.x += list(x[keep])
         self.y += list(y[keep])
         self.cost += list(c[keep])
+        self.gpus += list(np.broadcast_to(ev.total_gpus, ev.step_s.shape).ravel()[flat][keep])
         self.group += [gi] * keep.size
         self.index += list(flat[keep])
         return n_ok
@@ -259,13 +303,15 @@ def _search_mode(mode, groups, constraint, progress, done) -> tuple[ModeSearch, 
         return ev.point(np.unravel_index(cand.index[i], ev.step_s.shape))
 
     front = pareto_front(x, y)
-    # Ties (equal throughput from different GPU counts) go to the cheaper point, and vice versa.
+    # Ties (equal throughput from different GPU counts) go to the cheaper, then the smaller deployment;
+    # cost ties to the faster, then the smaller one.
+    gpus = np.array(cand.gpus, dtype=float)
     fastest = np.flatnonzero(y >= y.max() * (1 - 1e-9))
-    best = result(int(fastest[np.argmin(c[fastest])]))
+    best = result(int(fastest[np.lexsort((gpus[fastest], c[fastest]))[0]]))
     best_cost = None
     if np.isfinite(c).any():
         cheapest = np.flatnonzero(c <= c.min() * (1 + 1e-9))
-        best_cost = result(int(cheapest[np.argmax(y[cheapest])]))
+        best_cost = result(int(cheapest[np.lexsort((gpus[cheapest], -y[cheapest]))[0]]))
     return ModeSearch(mode, best, best_cost, tuple(result(int(i)) for i in front), evaluated, feasible), done
 
 

@@ -53,6 +53,20 @@ def _check_counts(attention_hw, ffn_hw, attention_gpus, ffn_gpus, micro_batches,
             )
 
 
+def _check_tp(model, attention_hw, ffn_hw, attention_gpus, ffn_gpus, attention_tp, expert_tp) -> None:
+    if attention_tp < 1 or np.any(np.asarray(attention_gpus) % attention_tp):
+        raise AfdscopeError(f"attention TP {attention_tp} must divide the attention GPU count")
+    if expert_tp < 1 or ffn_hw.gpus_per_node % expert_tp or ffn_gpus % expert_tp:
+        raise AfdscopeError(
+            f"expert TP {expert_tp} must divide the FFN GPU count and the "
+            f"{ffn_hw.gpus_per_node} GPUs of a node"
+        )
+    if model.moe_intermediate_size % expert_tp:
+        raise AfdscopeError(
+            f"expert TP {expert_tp} does not divide the expert size {model.moe_intermediate_size}"
+        )
+
+
 def evaluate_afd(
     model: MoEModel,
     attention_hw: Hardware,
@@ -65,9 +79,14 @@ def evaluate_afd(
     options: DeployOptions = DEFAULT_OPTIONS,
     context_tokens=None,
     whole_nodes: bool = True,
+    attention_tp: int = 1,
+    expert_tp: int = 1,
 ) -> Evaluation:
     """Evaluate AFD for every batch per attention GPU, context and attention GPU count in the broadcast
-    arrays (the FFN side — its GPU count, hardware and expert placement — is fixed per call)."""
+    arrays (the FFN side — its GPU count, hardware and expert placement — is fixed per call).
+    `attention_tp`: tensor parallelism inside data-parallel attention groups; `expert_tp`: each expert
+    cut into that many shards of M/expert_tp on as many FFN GPUs of one node."""
+    _check_tp(model, attention_hw, ffn_hw, attention_gpus, ffn_gpus, attention_tp, expert_tp)
     _check_counts(attention_hw, ffn_hw, attention_gpus, ffn_gpus, micro_batches, whole_nodes)
     prec = scenario.precision
     q = scenario.query_positions
@@ -79,20 +98,24 @@ def evaluate_afd(
     h, k, mi = model.hidden_size, model.top_k, model.moe_intermediate_size
 
     shared_width = model.n_shared_experts * model.shared_intermediate_size
-    t_core = attention_layer_time_s(model, attention_hw, requests, ctx, prec, q, options.attention)
+    t_core = attention_layer_time_s(
+        model, attention_hw, requests, ctx, prec, q, options.attention, attention_tp
+    )
     t_a = t_core
     ffn_tokens = tokens * attention_gpus / ffn_gpus  # tokens one FFN GPU serves, for its shared expert
-    assignments = tokens * attention_gpus * k / ffn_gpus
+    # Expert shards of M/expert_tp: each assignment is computed by expert_tp GPUs, 1/expert_tp each.
+    assignments = tokens * attention_gpus * k * expert_tp / ffn_gpus
     redundant = options.memory.redundant_experts
-    experts_per_gpu = math.ceil((model.n_routed_experts + redundant) / ffn_gpus)
-    t_f = expert_layer_time_s(ffn_hw, assignments, experts_per_gpu, h, mi, prec, options.gemm)
+    experts_per_gpu = math.ceil((model.n_routed_experts + redundant) * expert_tp / ffn_gpus)
+    shard = mi / expert_tp
+    t_f = expert_layer_time_s(ffn_hw, assignments, experts_per_gpu, h, shard, prec, options.gemm)
     if shared_width and options.shared_experts_on == "attention":
         t_a = t_a + mlp_time_s(attention_hw, tokens, h, shared_width, prec, options.gemm)
     elif shared_width:
         t_f = t_f + mlp_time_s(ffn_hw, ffn_tokens, h, shared_width, prec, options.gemm)
 
     comm = afd_comm(
-        model, attention_hw, ffn_hw, tokens, attention_gpus, ffn_gpus, options.comm, options.dedup
+        model, attention_hw, ffn_hw, tokens, attention_gpus, ffn_gpus, options.comm, options.dedup, expert_tp
     )
     t_c = comm.stage_s(options.comm.full_duplex)
     stage = np.maximum(np.maximum(t_a, t_f), t_c)
@@ -123,11 +146,18 @@ def evaluate_afd(
 
     # Attention is data parallel: its per-GPU weights do not depend on how many attention GPUs there are.
     w_attn, w_ffn = afd_weights_per_gpu(
-        model, 1, ffn_gpus, prec, options.memory, shared_experts_on=options.shared_experts_on
+        model,
+        1,
+        ffn_gpus,
+        prec,
+        options.memory,
+        shared_experts_on=options.shared_experts_on,
+        attention_tp=attention_tp,
+        expert_tp=expert_tp,
     )
     kv = kv_bytes_per_request(
         model, ctx, prec, mtp_layers=model.mtp_layers if scenario.mtp_draft_tokens else 0
-    )
+    ) * (attention_tp * model.attention.kv_share(attention_tp))  # TP groups replicate what cannot split
     reasons = memory_reasons(attention_hw, w_attn, 1.0, 0, options.memory, role="attention")
     reasons += memory_reasons(ffn_hw, w_ffn, 1.0, 0, options.memory, role="ffn")
     n_attn = np.asarray(attention_gpus, dtype=float)
@@ -150,7 +180,7 @@ def evaluate_afd(
         layer_s=b(layer),
         step_s=b(step),
         tokens_per_step=scenario.tokens_per_step,
-        ffn_flops_per_stage=b(6.0 * assignments * h * mi),
+        ffn_flops_per_stage=b(6.0 * assignments * h * shard),
         ffn_peak_flops=gemm_peak_flops(ffn_hw, prec),
         stage_s=b(layer / m),
         bottleneck=np.broadcast_to(bottleneck, shape),
@@ -173,6 +203,8 @@ def evaluate_afd(
             "ffn_hardware": ffn_hw.name,
             "ffn_gpus": ffn_gpus,
             "micro_batches": m,
+            "attention_tp": attention_tp,
+            "expert_tp": expert_tp,
             # Where A↔F traffic runs: one Superpod's scale-up, or scale-out between nodes.
             "fabric": "scale-up"
             if attention_hw.name == ffn_hw.name and attention_hw.is_superpod
@@ -199,6 +231,8 @@ def eval_afd(
     tpot_slo_s: float | None = None,
     options: DeployOptions = DEFAULT_OPTIONS,
     whole_nodes: bool = True,
+    attention_tp: int = 1,
+    expert_tp: int = 1,
 ) -> DeploymentResult:
     """One AFD deployment: at a fixed batch per attention GPU, or the largest batch meeting a TPOT SLO."""
     if (batch_per_gpu is None) == (tpot_slo_s is None):
@@ -216,6 +250,8 @@ def eval_afd(
             b,
             options,
             whole_nodes=whole_nodes,
+            attention_tp=attention_tp,
+            expert_tp=expert_tp,
         )
 
     if batch_per_gpu is not None:

@@ -38,8 +38,10 @@ def evaluate_ep(
     batch_per_gpu,
     options: DeployOptions = DEFAULT_OPTIONS,
     context_tokens=None,
+    attention_tp: int = 1,
 ) -> Evaluation:
-    """Evaluate EP over `gpus` GPUs for every batch (and context) in the broadcast arrays."""
+    """Evaluate EP over `gpus` GPUs for every batch (and context) in the broadcast arrays.
+    `attention_tp`: tensor parallelism inside each data-parallel attention group."""
     if gpus < 1:
         raise AfdscopeError(f"gpus = {gpus}: an EP deployment needs at least 1 GPU")
     prec = scenario.precision
@@ -51,7 +53,9 @@ def evaluate_ep(
     tokens = requests * q
     h, k = model.hidden_size, model.top_k
 
-    t_attn = attention_layer_time_s(model, hw, requests, ctx, prec, q, options.attention)
+    if gpus % attention_tp:
+        raise AfdscopeError(f"attention TP {attention_tp} does not divide {gpus} GPUs")
+    t_attn = attention_layer_time_s(model, hw, requests, ctx, prec, q, options.attention, attention_tp)
     redundant = options.memory.redundant_experts
     experts_per_gpu = math.ceil((model.n_routed_experts + redundant) / gpus)
     assignments = tokens * k
@@ -87,10 +91,10 @@ def evaluate_ep(
         np.where(t_attn > t_shared + t_experts, BOTTLENECKS.index("attention"), BOTTLENECKS.index("ffn")),
     )
 
-    weights = ep_weights_per_gpu(model, gpus, prec, options.memory)
+    weights = ep_weights_per_gpu(model, gpus, prec, options.memory, attention_tp)
     kv = kv_bytes_per_request(
         model, ctx, prec, mtp_layers=model.mtp_layers if scenario.mtp_draft_tokens else 0
-    )
+    ) * (attention_tp * model.attention.kv_share(attention_tp))  # TP groups replicate what cannot split
     shape = np.broadcast_shapes(batch.shape, ctx.shape, np.shape(step))
 
     def b(x):
@@ -126,6 +130,7 @@ def evaluate_ep(
             "hardware": hw.name,
             "gpus": gpus,
             "overlap": options.ep_overlap,
+            "attention_tp": attention_tp,
             "experts_per_gpu": experts_per_gpu,
             "context_tokens": scenario.context_tokens,
             "mtp_draft_tokens": scenario.mtp_draft_tokens,
@@ -150,6 +155,7 @@ def eval_ep(
     batch_per_gpu: int | None = None,
     tpot_slo_s: float | None = None,
     options: DeployOptions = DEFAULT_OPTIONS,
+    attention_tp: int = 1,
 ) -> DeploymentResult:
     """One EP deployment: at a fixed batch per GPU, or at the largest batch that meets a TPOT SLO."""
     if (batch_per_gpu is None) == (tpot_slo_s is None):
@@ -157,12 +163,19 @@ def eval_ep(
     if batch_per_gpu is not None:
         if batch_per_gpu < 1:
             raise AfdscopeError(f"batch per GPU = {batch_per_gpu}: give at least 1 request")
-        return evaluate_ep(model, hw, scenario, gpus, batch_per_gpu, options).point()
+        return evaluate_ep(
+            model, hw, scenario, gpus, batch_per_gpu, options, attention_tp=attention_tp
+        ).point()
     check_slo(tpot_slo_s, options, scenario.tokens_per_step)
     step = 2 if options.ep_overlap == "2bo" else 1
-    cap = int(evaluate_ep(model, hw, scenario, gpus, step, options).max_batch_per_gpu)
+    cap = int(
+        evaluate_ep(model, hw, scenario, gpus, step, options, attention_tp=attention_tp).max_batch_per_gpu
+    )
     ev, i = largest_batch_meeting_slo(
-        lambda b: evaluate_ep(model, hw, scenario, gpus, b, options), tpot_slo_s, step, cap
+        lambda b: evaluate_ep(model, hw, scenario, gpus, b, options, attention_tp=attention_tp),
+        tpot_slo_s,
+        step,
+        cap,
     )
     return ev.point(i, _slo_reasons(ev, i, tpot_slo_s))
 

@@ -25,6 +25,9 @@ from afdscope.specs.scenario import Precision
 
 Basis = Literal["effective", "peak"]
 
+# Fixed cost of one small NVLink all-reduce (NCCL LL protocol, a few µs per hop): an assumption, not a fit.
+TP_ALLREDUCE_LATENCY_S = 10e-6
+
 
 @dataclass(frozen=True)
 class AttentionCalibration:
@@ -184,23 +187,29 @@ def attention_layer_parts(
     precision: Precision,
     query_positions: int = 1,
     calibration: AttentionCalibration = DEFAULT_ATTENTION,
+    tp: int = 1,
 ) -> AttentionParts:
-    """Decode time of the mean attention layer on one GPU running data-parallel attention.
+    """Decode time of the mean attention layer on one GPU.
 
-    batch: requests on this GPU; context: KV tokens per request; query_positions: 1 + MTP draft tokens
+    batch: requests per GPU; context: KV tokens per request; query_positions: 1 + MTP draft tokens
     (they multiply query rows and FLOPs, not KV bytes). Arrays broadcast against each other.
+    tp: tensor parallelism inside a data-parallel group — `tp` GPUs share tp·batch requests, each
+    computing 1/tp of the heads; K/V heads split up to their count and replicate beyond (MLA's latent
+    always), the projections split except their low-rank parts, and an all-reduce joins the outputs.
     """
     b, ctx = _check(batch, context, query_positions)
+    if not (isinstance(tp, int) and tp >= 1):
+        raise AfdscopeError(f"attention tp = {tp!r}: must be an integer >= 1")
     cal, a = calibration, model.attention
     bw, f_attn, f_gemm = _rates(hw, precision, cal.basis)
     q = float(query_positions)
 
     # Core: every request streams its (window-capped) KV once per step; all query rows reuse it.
     attended = mean_attended_tokens(model, ctx)
-    kv_bytes = b * attended * a.kv_bytes_per_token_layer(precision.kv_bytes)
+    kv_bytes = b * tp * a.kv_share(tp) * attended * a.kv_bytes_per_token_layer(precision.kv_bytes)
     d_k, d_v = core_head_dims(model)
-    core_flops = b * q * attended * 2.0 * a.num_q_heads * (d_k + d_v)
-    rows_per_kv_head = (a.num_q_heads // a.num_kv_heads) * query_positions
+    core_flops = b * q * attended * 2.0 * a.num_q_heads * (d_k + d_v)  # tp·b requests × heads/tp
+    rows_per_kv_head = a.num_q_heads / tp / max(1.0, a.num_kv_heads / tp) * query_positions
     padding = math.ceil(rows_per_kv_head / cal.head_tile) * cal.head_tile / rows_per_kv_head
     kv_read_s = kv_bytes / (bw * cal.hbm_efficiency)
     core_math_s = core_flops * padding / (f_attn * cal.compute_efficiency)
@@ -208,12 +217,20 @@ def attention_layer_parts(
 
     # Projections (q/kv/o; MLA down/up with the absorbed W_UK/W_UV, whose weights are kv_b's; MFA
     # low-rank q): GEMMs over batch · query_positions rows that read every weight once.
-    params = float(a.params(model.hidden_size))
+    params = float(a.params_per_gpu(model.hidden_size, tp))
     proj_bytes = np.broadcast_to(params * precision.weight_bytes, b.shape)
-    proj_flops = 2.0 * b * q * params
+    proj_flops = 2.0 * b * tp * q * params  # the group's rows through this GPU's share of the weights
     projection_s = np.maximum(proj_bytes / bw, proj_flops / f_gemm) / cal.projection_efficiency
 
     overhead = np.broadcast_to(cal.overhead_s, b.shape)
+    if tp > 1:
+        # Ring all-reduce of the group's BF16 outputs over scale-up: 2·(tp−1)/tp of the bytes per GPU.
+        out_bytes = b * tp * q * model.hidden_size * 2.0
+        overhead = (
+            overhead
+            + TP_ALLREDUCE_LATENCY_S
+            + 2 * (tp - 1) / tp * out_bytes / hw.effective_scale_up_bandwidth
+        )
     return AttentionParts(
         kv_bytes=kv_bytes,
         core_flops=core_flops,
@@ -236,9 +253,12 @@ def attention_layer_time_s(
     precision: Precision,
     query_positions: int = 1,
     calibration: AttentionCalibration = DEFAULT_ATTENTION,
+    tp: int = 1,
 ) -> np.ndarray:
     """`attention_layer_parts(...).total_s`: seconds for the mean attention layer on one GPU."""
-    return attention_layer_parts(model, hw, batch, context, precision, query_positions, calibration).total_s
+    return attention_layer_parts(
+        model, hw, batch, context, precision, query_positions, calibration, tp
+    ).total_s
 
 
 # --- calibration --------------------------------------------------------------------------------------

@@ -187,9 +187,11 @@ def afd_comm(
     ffn_gpus: int,
     calibration: CommCalibration = DEFAULT_COMM,
     dedup: str = "hypergeometric",
+    expert_tp: int = 1,
 ) -> CommTimes:
     """AFD M2N dispatch (A→F) and N2M combine (F→A) of one micro-batch, balanced routing; vectorised over
-    tokens and attention GPU counts.
+    tokens and attention GPU counts. With expert tensor parallelism each assignment fans out over
+    NVLink to the `expert_tp` GPUs holding its expert's shards (and their partial outputs return).
 
     Standard cluster: a token crosses scale-out once per FFN node it touches (P from `dedup`), landing
     on one of the node's NICs, then fans out over NVLink to its experts there; combine mirrors it
@@ -202,7 +204,7 @@ def afd_comm(
     ffn_nodes = math.ceil(ffn_gpus / ffn_hw.gpus_per_node)
     gpus_per_ffn_node = ffn_gpus / ffn_nodes
     total_tokens = b * np.asarray(attention_gpus, dtype=float)
-    assignments_per_ffn_gpu = total_tokens * k / ffn_gpus
+    assignments_per_ffn_gpu = total_tokens * k * expert_tp / ffn_gpus
 
     # Standard cluster.
     p = node_touch_probability(model.n_routed_experts, k, ffn_nodes, dedup)
@@ -217,7 +219,7 @@ def afd_comm(
     ]
     # Superpod: every assignment rides scale-up from the attention GPU to its expert's GPU.
     up = attention_hw.effective_scale_up_bandwidth
-    pod_links = [(b * k, up), (assignments_per_ffn_gpu, up)]
+    pod_links = [(b * k * expert_tp, up), (assignments_per_ffn_gpu, up)]
     pod = same_scale_up_domain(attention_hw, ffn_hw, attention_gpus, ffn_gpus)
 
     def times(per):

@@ -73,6 +73,31 @@ class AttentionSpec(BaseModel):
         q = (h * self.share_q_dim + self.share_q_dim * heads * d) if self.share_q_dim else h * heads * d
         return q + 2 * h * self.num_kv_heads * d + heads * d * h
 
+    def replicated_params(self, hidden_size: int, tp: int) -> int:
+        """Projection weights every GPU of a tensor-parallel group of `tp` keeps whole: the low-rank
+        down-projections (MLA q_a and kv_a, MFA's shared q), and K/V heads once tp exceeds them."""
+        h = hidden_size
+        if tp == 1:
+            return 0
+        if self.kind == "mla":
+            return h * (self.q_lora_rank or 0) + h * (self.kv_lora_rank + self.qk_rope_head_dim)
+        down = h * self.share_q_dim if self.share_q_dim else 0
+        kv_heads_per_gpu = max(1.0, self.num_kv_heads / tp)
+        return down + round(2 * h * self.head_dim * (kv_heads_per_gpu - self.num_kv_heads / tp))
+
+    def params_per_gpu(self, hidden_size: int, tp: int = 1) -> float:
+        """Projection weights on one GPU when `tp` GPUs split the heads (tp = 1: all of them)."""
+        rep = self.replicated_params(hidden_size, tp)
+        if self.kind == "mla" or self.share_q_dim:
+            return rep + (self.params(hidden_size) - rep) / tp
+        # GQA: split parts divide by tp; K/V heads beyond tp are replicated (rep holds the excess).
+        return self.params(hidden_size) / tp + rep
+
+    def kv_share(self, tp: int = 1) -> float:
+        """Fraction of a request's KV one GPU of a `tp` group reads and keeps: the K/V heads split
+        up to their count, then replicate; MLA's latent and MFA's single head replicate always."""
+        return 1.0 / min(tp, self.num_kv_heads)
+
 
 class MoEModel(BaseModel):
     """Shapes of a MoE decoder from its config.json. Layer indices are 0-based."""

@@ -1,10 +1,10 @@
 """Where AFD pays: the AFD/EP throughput ratio over a grid of two axes (hardware, model or workload).
 
-Each cell runs a compact search of both modes — EP over a few GPU counts, AFD over a few FFN sizes with
-every attention size, three micro-batches, a geometric batch grid — and takes best AFD / best EP tokens/s
-per GPU under the latency constraint. Axes that only enter the arithmetic (bandwidths, FLOPS, context,
-the SLO) are evaluated as arrays in one evaluator call; axes that change a deployment's structure (the
-scale-up domain, expert counts and sizes, top-k) are looped over.
+Each cell runs a compact search of both modes — EP (two-batch overlap) over a few GPU counts, AFD over a
+few FFN node counts with every attention node count and m = 3 micro-batches, on a geometric batch grid —
+and takes best AFD / best EP tokens/s per GPU under the latency constraint. Axes that only enter the
+arithmetic (bandwidths, FLOPS, context, the SLO) are evaluated as arrays in one evaluator call; axes
+that change a deployment's structure (the scale-up domain, expert counts and sizes, top-k) are looped.
 """
 
 from __future__ import annotations
@@ -82,7 +82,8 @@ class MapResult:
 
     @property
     def ratio(self) -> np.ndarray:
-        """AFD / EP; +inf where only AFD is feasible, NaN where EP is not (callers report a status)."""
+        """AFD / EP where EP is feasible (0 where only EP is); NaN where EP is not — `rows` reports the
+        status (both / ep_only / afd_only / neither) instead of NaN."""
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(
                 self.best_ep > 0, self.best_afd / np.where(self.best_ep > 0, self.best_ep, 1), np.nan

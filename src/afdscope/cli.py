@@ -591,7 +591,9 @@ def search_cmd(
         float | None, typer.Option("--min-tokens-per-s-per-user", help="Alternative to --tpot-slo-ms.")
     ] = None,
     max_gpus: Annotated[int, typer.Option("--max-gpus", min=2, max=4096, help="Largest deployment.")] = 256,
-    max_batch: Annotated[int, typer.Option("--max-batch-per-gpu", min=1, max=65536)] = 1024,
+    max_batch: Annotated[
+        int, typer.Option("--max-batch-per-gpu", min=1, max=65536, help="Largest batch the search tries.")
+    ] = 1024,
     mtp_draft: DraftOpt = 0,
     mtp_accept: AcceptOpt = 0.0,
     weights: WOpt = WeightsOpt.fp8,
@@ -621,6 +623,12 @@ def search_cmd(
     hws = _hardware_list(hardware, prices, value_set.value)
     attn = _hardware_list(attention_hardware, prices, value_set.value)
     ffn = _hardware_list(ffn_hardware, prices, value_set.value)
+    unknown = set(prices) - {h.name for h in hws + attn + ffn}
+    if unknown:
+        raise AfdscopeError(
+            f"--price for {', '.join(sorted(unknown))}, which is not a candidate; "
+            "price the devices you search"
+        )
     if not hws:
         hws = list(dict.fromkeys(attn + ffn))
     if not hws:
@@ -671,7 +679,9 @@ def search_cmd(
 @app.command("map")
 def map_cmd(
     model: Annotated[str, typer.Option("--model", help="Model short name or config.json path.")],
-    x: Annotated[str, typer.Option("--x", help="X axis (see the list below).")] = "scale-out-bandwidth",
+    x: Annotated[
+        str, typer.Option("--x", help="X axis (one of the axes listed above).")
+    ] = "scale-out-bandwidth",
     y: Annotated[str, typer.Option("--y", help="Y axis.")] = "scale-up-bandwidth",
     x_range: Annotated[str | None, typer.Option("--x-range", help="LOW:HIGH in the axis' unit.")] = None,
     y_range: Annotated[str | None, typer.Option("--y-range", help="LOW:HIGH in the axis' unit.")] = None,
@@ -679,7 +689,7 @@ def map_cmd(
     hardware: Annotated[str, typer.Option("--hardware", help="Base hardware the axes modify.")] = "h800",
     context: Annotated[int, typer.Option("--context", help="Mean KV length per request.")] = 4096,
     tpot_slo_ms: Annotated[float, typer.Option("--tpot-slo-ms", help="TPOT SLO.")] = 50.0,
-    max_gpus: Annotated[int, typer.Option("--max-gpus", min=16, max=4096)] = 256,
+    max_gpus: Annotated[int, typer.Option("--max-gpus", min=16, max=4096, help="Largest deployment.")] = 256,
     fmt: FormatOpt = Fmt.table,
     plot: PlotOpt = None,
 ) -> None:

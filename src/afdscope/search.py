@@ -306,13 +306,24 @@ def _search_mode(mode, groups, constraint, progress, done) -> tuple[ModeSearch, 
     # Ties (equal throughput from different GPU counts) go to the cheaper, then the smaller deployment;
     # cost ties to the faster, then the smaller one.
     gpus = np.array(cand.gpus, dtype=float)
-    fastest = np.flatnonzero(y >= y.max() * (1 - 1e-9))
-    best = result(int(fastest[np.lexsort((gpus[fastest], c[fastest]))[0]]))
+    # Costs and throughputs equal to 9 digits are equal (float noise must not pick a bigger deployment).
+    c9, y9 = _rounded(c), _rounded(y)
+    fastest = np.flatnonzero(y9 == y9.max())
+    best = result(int(fastest[np.lexsort((gpus[fastest], c9[fastest]))[0]]))
     best_cost = None
     if np.isfinite(c).any():
-        cheapest = np.flatnonzero(c <= c.min() * (1 + 1e-9))
-        best_cost = result(int(cheapest[np.lexsort((gpus[cheapest], -y[cheapest]))[0]]))
+        cheapest = np.flatnonzero(c9 == c9.min())
+        best_cost = result(int(cheapest[np.lexsort((gpus[cheapest], -y9[cheapest]))[0]]))
     return ModeSearch(mode, best, best_cost, tuple(result(int(i)) for i in front), evaluated, feasible), done
+
+
+def _rounded(v: np.ndarray) -> np.ndarray:
+    """Values rounded to 9 significant digits (inf stays inf)."""
+    finite = np.isfinite(v) & (v != 0)
+    out = v.copy()
+    scale = 10.0 ** (8 - np.floor(np.log10(np.abs(v[finite]))))
+    out[finite] = np.round(v[finite] * scale) / scale
+    return out
 
 
 def _why_none(mode: str, reasons: dict, constraint: Constraint) -> str:
@@ -344,18 +355,13 @@ def limit_sentence(r: DeploymentResult) -> str:
     transfers = f"{layer['dispatch']:.0f} + {layer['combine']:.0f} µs of transfers per layer"
     if r.bottleneck == "communication" and r.mode == "afd":
         fabric = r.config.get("fabric", "scale-out")
-        dead_zone = "" if fabric == "scale-up" else ": the dead zone"
-        return (
-            f"{fabric} bandwidth between attention and FFN ({transfers}; FFN HFU {r.hfu_ffn:.0%}{dead_zone})"
-        )
+        return f"{fabric} bandwidth between attention and FFN ({transfers}; FFN HFU {r.hfu_ffn:.0%})"
     if r.bottleneck == "communication":
         compute = layer["attention"] + layer["ffn"]
         return f"exposed all-to-all communication ({transfers} against {compute:.0f} µs of compute)"
     if r.bottleneck == "attention":
-        return (
-            f"attention time ({layer['attention']:.0f} µs per layer at {r.batch_per_gpu} requests per GPU; "
-            "KV capacity and the SLO cap the batch)"
-        )
+        per = "per GPU" if r.mode == "ep" else "per attention GPU"
+        return f"attention time ({layer['attention']:.0f} µs per layer at {r.batch_per_gpu} requests {per})"
     if r.bottleneck == "ffn":
         return f"expert GEMM time ({layer['ffn']:.0f} µs per layer; FFN HFU {r.hfu_ffn:.0%})"
     return "memory capacity"

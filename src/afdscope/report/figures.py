@@ -163,8 +163,12 @@ def plot_map(result, path: str | Path, gpu_points=()) -> Path:
 
     ratio = result.ratio
     log_ratio = np.log2(np.where(np.isfinite(ratio) & (ratio > 0), ratio, np.nan))
+    only_afd = (result.best_afd > 0) & ~(result.best_ep > 0)
+    only_ep = (result.best_ep > 0) & ~(result.best_afd > 0)
     fig, ax = plt.subplots(figsize=(7.5, 5.5))
     span = max(0.5, float(np.nanmax(np.abs(log_ratio))) if np.isfinite(log_ratio).any() else 0.5)
+    # Only one mode feasible: the far end of its side of the scale; neither: grey background.
+    log_ratio = np.where(only_afd, span, np.where(only_ep, -span, log_ratio))
     mesh = ax.pcolormesh(
         result.x_values,
         result.y_values,
@@ -173,7 +177,7 @@ def plot_map(result, path: str | Path, gpu_points=()) -> Path:
         shading="nearest",
         norm=TwoSlopeNorm(vcenter=0.0, vmin=-span, vmax=span),
     )
-    ax.set_facecolor("#dddddd")  # cells where EP has no feasible point
+    ax.set_facecolor("#dddddd")  # cells where neither mode has a feasible point
     if np.nanmin(log_ratio) < 0 < np.nanmax(log_ratio):
         cs = ax.contour(result.x_values, result.y_values, log_ratio, levels=[0.0], colors="k", linewidths=1.5)
         ax.clabel(cs, fmt={0.0: "AFD = EP"}, fontsize=7)

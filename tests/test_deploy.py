@@ -194,3 +194,22 @@ def test_expert_tp_conserves_flops_and_shards_weights():
     assert base.memory_gb_per_gpu["ffn"]["routed_experts"] == pytest.approx(56 * 3 * 7168 * 5120 / 1e9)
     with pytest.raises(AfdscopeError, match="expert TP"):
         evaluate_afd(step3, H800, H800, CTX, 64, 64, 3, 60, whole_nodes=False, expert_tp=3)
+
+
+def test_load_factors_slow_the_busiest_rank_only_where_it_binds():
+    from afdscope.ops.experts import expert_layer_time_s
+    from afdscope.specs.scenario import Precision
+
+    skew = deploy_preset("default", expert_load_factor=1.5, comm_load_factor=1.25)
+    base = evaluate_ep(V3, H800, CTX, 144, 256)
+    slow = evaluate_ep(V3, H800, CTX, 144, 256, skew)
+    # Experts: the busiest GPU gets 1.5× the mean assignments (128 tokens × 8 per micro-batch).
+    shared = float(base.ffn_s) - float(expert_layer_time_s(H800, 128 * 8, 2, 7168, 2048, Precision()))
+    expected = float(expert_layer_time_s(H800, 1.5 * 128 * 8, 2, 7168, 2048, Precision())) + shared
+    assert float(slow.ffn_s) == pytest.approx(expected)
+    assert float(slow.dispatch_s) > float(base.dispatch_s)
+    # Useful FLOPs stay the mean: HFU falls when the busiest rank sets the pace.
+    assert float(slow.ffn_flops_per_stage) == pytest.approx(float(base.ffn_flops_per_stage))
+    assert float(slow.tokens_per_s_per_gpu) < float(base.tokens_per_s_per_gpu)
+    with pytest.raises(AfdscopeError, match="max/mean"):
+        deploy_preset("default", expert_load_factor=0.8)

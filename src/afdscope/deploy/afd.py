@@ -108,14 +108,26 @@ def evaluate_afd(
     redundant = options.memory.redundant_experts
     experts_per_gpu = math.ceil((model.n_routed_experts + redundant) * expert_tp / ffn_gpus)
     shard = mi / expert_tp
-    t_f = expert_layer_time_s(ffn_hw, assignments, experts_per_gpu, h, shard, prec, options.gemm)
+    # The busiest FFN GPU sets the stage under skewed routing.
+    t_f = expert_layer_time_s(
+        ffn_hw, assignments * options.expert_load_factor, experts_per_gpu, h, shard, prec, options.gemm
+    )
     if shared_width and options.shared_experts_on == "attention":
         t_a = t_a + mlp_time_s(attention_hw, tokens, h, shared_width, prec, options.gemm)
     elif shared_width:
         t_f = t_f + mlp_time_s(ffn_hw, ffn_tokens, h, shared_width, prec, options.gemm)
 
     comm = afd_comm(
-        model, attention_hw, ffn_hw, tokens, attention_gpus, ffn_gpus, options.comm, options.dedup, expert_tp
+        model,
+        attention_hw,
+        ffn_hw,
+        tokens,
+        attention_gpus,
+        ffn_gpus,
+        options.comm,
+        options.dedup,
+        expert_tp,
+        options.comm_load_factor,
     )
     t_c = comm.stage_s(options.comm.full_duplex)
     stage = np.maximum(np.maximum(t_a, t_f), t_c)
@@ -127,13 +139,10 @@ def evaluate_afd(
         dense = m * (t_core + t_dense)
     fill = np.maximum(round_trip - stage, 0.0) if options.pipeline_fill else 0.0
     mean_layer = (model.n_moe_layers * layer + model.n_dense_layers * dense) / model.num_layers
-    step = (
-        options.step_overhead_s
-        + model.n_moe_layers * layer
-        + model.n_dense_layers * dense
-        + fill
-        + head_and_mtp_s(model, attention_hw, batch, scenario, options, mean_layer)
+    serial = options.step_overhead_s + head_and_mtp_s(
+        model, attention_hw, batch, scenario, options, mean_layer
     )
+    step = serial + model.n_moe_layers * layer + model.n_dense_layers * dense + fill
     bottleneck = np.select(
         [m * stage < round_trip, (t_c >= t_a) & (t_c >= t_f), t_a >= t_f],
         [
@@ -187,6 +196,8 @@ def evaluate_afd(
         max_batch_per_gpu=b(max_batch_per_gpu(attention_hw, w_attn, kv, options.memory)),
         memory_reasons=tuple(reasons),
         memory_gb_per_gpu={"attention": w_attn.as_gb(), "ffn": w_ffn.as_gb()},
+        dense_layer_s=b(dense),
+        serial_s=b(serial),
         scale_up_only=np.broadcast_to(same_scale_up_domain(attention_hw, ffn_hw, n_attn, ffn_gpus), shape),
         usd_per_hour_by_role=(
             {}

@@ -59,11 +59,18 @@ def evaluate_ep(
     redundant = options.memory.redundant_experts
     experts_per_gpu = math.ceil((model.n_routed_experts + redundant) / gpus)
     assignments = tokens * k
+    # The busiest GPU sets the layer's pace under skewed routing.
     t_experts = expert_layer_time_s(
-        hw, assignments, experts_per_gpu, h, model.moe_intermediate_size, prec, options.gemm
+        hw,
+        assignments * options.expert_load_factor,
+        experts_per_gpu,
+        h,
+        model.moe_intermediate_size,
+        prec,
+        options.gemm,
     )
     t_shared = _shared_s(model, hw, tokens, scenario, options)
-    comm = ep_comm(model, hw, tokens, gpus, options.comm)
+    comm = ep_comm(model, hw, tokens, gpus, options.comm, options.comm_load_factor)
     t_comm = comm.dispatch_s + comm.combine_s
     compute = t_attn + t_shared + t_experts
     if options.ep_overlap == "2bo":
@@ -77,12 +84,8 @@ def evaluate_ep(
         t_dense = mlp_time_s(hw, tokens, h, model.dense_intermediate_size, prec, options.gemm)
         dense = mb * (t_attn + t_dense)
     mean_layer = (model.n_moe_layers * layer + model.n_dense_layers * dense) / model.num_layers
-    step = (
-        options.step_overhead_s
-        + model.n_moe_layers * layer
-        + model.n_dense_layers * dense
-        + head_and_mtp_s(model, hw, batch, scenario, options, mean_layer)
-    )
+    serial = options.step_overhead_s + head_and_mtp_s(model, hw, batch, scenario, options, mean_layer)
+    step = serial + model.n_moe_layers * layer + model.n_dense_layers * dense
 
     exposed_comm = t_comm > compute if options.ep_overlap == "2bo" else t_comm > np.maximum(t_attn, t_experts)
     bottleneck = np.where(
@@ -121,6 +124,8 @@ def evaluate_ep(
         max_batch_per_gpu=b(max_batch_per_gpu(hw, weights, kv, options.memory)),
         memory_reasons=tuple(memory_reasons(hw, weights, 1.0, 0, options.memory, role="ep")),
         memory_gb_per_gpu={"ep": weights.as_gb()},
+        dense_layer_s=b(dense),
+        serial_s=b(serial),
         usd_per_hour_by_role={}
         if hw.price_usd_per_gpu_hour is None
         else {"ep": gpus * hw.price_usd_per_gpu_hour},

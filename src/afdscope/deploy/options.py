@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Literal
 
+import numpy as np
+
 from afdscope.errors import AfdscopeError
 from afdscope.memory import MemoryOptions
 from afdscope.ops.attention import DEFAULT_ATTENTION, IDEAL_ATTENTION, AttentionCalibration
@@ -39,6 +41,19 @@ class DeployOptions:
     shared_experts_on: SharedOn = "attention"  # AFD: which side runs the shared experts
     # LM head, embedding and the MTP module are computed (True) or left inside step_overhead_s (False).
     model_head_and_mtp: bool = True
+    # Routing skew: the busiest expert GPU's token-expert assignments and received bytes over the mean
+    # (max/mean = 1/σ). 1 is balanced routing; afdscope.imbalance derives them from routing statistics.
+    expert_load_factor: float | np.ndarray = 1.0
+    comm_load_factor: float | np.ndarray = 1.0
+
+    def __post_init__(self):
+        # Scalars, or arrays (one entry per routing draw, broadcast against the evaluator's sweep).
+        for name in ("expert_load_factor", "comm_load_factor"):
+            value = np.asarray(getattr(self, name), dtype=float)
+            if not (np.all(value >= 1.0) and np.all(np.isfinite(value))):
+                raise AfdscopeError(
+                    f"{name} = {getattr(self, name)!r}: a max/mean load is a finite number ≥ 1"
+                )
 
 
 DEFAULT_OPTIONS = DeployOptions()

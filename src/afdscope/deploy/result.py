@@ -44,6 +44,10 @@ class Evaluation:
     usd_per_hour_by_role: dict = field(default_factory=dict)
     # AFD: True where attention↔FFN traffic stays inside one Superpod's scale-up domain.
     scale_up_only: np.ndarray | bool = False
+    # The rest of a step, for the simulator: one dense layer (all micro-batches) and the serial work
+    # outside the layer pipeline (fixed overhead, LM head, MTP drafts; AFD's pipeline fill excluded).
+    dense_layer_s: np.ndarray | float = 0.0
+    serial_s: np.ndarray | float = 0.0
 
     @property
     def tokens_per_s_total(self) -> np.ndarray:

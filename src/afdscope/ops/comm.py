@@ -131,13 +131,19 @@ def _collective_s(latency_s, pairs) -> np.ndarray:
 
 
 def ep_comm(
-    model: MoEModel, hw: Hardware, tokens_per_gpu, ep_gpus: int, calibration: CommCalibration = DEFAULT_COMM
+    model: MoEModel,
+    hw: Hardware,
+    tokens_per_gpu,
+    ep_gpus: int,
+    calibration: CommCalibration = DEFAULT_COMM,
+    load_factor: float = 1.0,
 ) -> CommTimes:
     """DeepEP-style all-to-all of one micro-batch among `ep_gpus` GPUs, balanced routing.
 
     Every GPU sends `tokens_per_gpu`·K assignments and receives as many. Destinations are uniform over
     the EP group; those in the sender's scale-up domain ride NVLink (when the kernel is NVLink-aware),
-    the rest RDMA; the assignment to the sender itself never leaves the GPU.
+    the rest RDMA; the assignment to the sender itself never leaves the GPU. `load_factor` (max/mean
+    bytes of the busiest receiver, ≥ 1) scales what the collective waits for under skewed routing.
     """
     t = np.asarray(tokens_per_gpu, dtype=float)
     k = model.top_k
@@ -145,13 +151,13 @@ def ep_comm(
     local = 1.0 / ep_gpus
     intra = (domain - 1) / ep_gpus if calibration.nvlink_aware else 0.0
     inter = 1.0 - local - intra
-    assignments = t * k
+    assignments = t * k * load_factor
     inter_copies = assignments * inter
     if calibration.ep_node_dedup and ep_gpus > domain:
         # Normal kernels: once per remote node touched, then forwarded over NVLink inside that node.
         n_nodes = math.ceil(ep_gpus / domain)
         p = node_touch_probability(model.n_routed_experts, k, n_nodes)
-        inter_copies = np.minimum(inter_copies, t * (n_nodes - 1) * p)
+        inter_copies = np.minimum(inter_copies, t * (n_nodes - 1) * p * load_factor)
     up_bw, out_bw = hw.effective_scale_up_bandwidth, hw.effective_scale_out_bandwidth
 
     def times(per_assignment_bytes):
@@ -188,10 +194,12 @@ def afd_comm(
     calibration: CommCalibration = DEFAULT_COMM,
     dedup: str = "hypergeometric",
     expert_tp: int = 1,
+    load_factor: float = 1.0,
 ) -> CommTimes:
     """AFD M2N dispatch (A→F) and N2M combine (F→A) of one micro-batch, balanced routing; vectorised over
     tokens and attention GPU counts. With expert tensor parallelism each assignment fans out over
     NVLink to the `expert_tp` GPUs holding its expert's shards (and their partial outputs return).
+    `load_factor` (max/mean bytes of the busiest FFN GPU, ≥ 1) scales the FFN side's links.
 
     Standard cluster: a token crosses scale-out once per FFN node it touches (P from `dedup`), landing
     on one of the node's NICs, then fans out over NVLink to its experts there; combine mirrors it
@@ -204,12 +212,12 @@ def afd_comm(
     ffn_nodes = math.ceil(ffn_gpus / ffn_hw.gpus_per_node)
     gpus_per_ffn_node = ffn_gpus / ffn_nodes
     total_tokens = b * np.asarray(attention_gpus, dtype=float)
-    assignments_per_ffn_gpu = total_tokens * k * expert_tp / ffn_gpus
+    assignments_per_ffn_gpu = total_tokens * k * expert_tp / ffn_gpus * load_factor
 
     # Standard cluster.
     p = node_touch_probability(model.n_routed_experts, k, ffn_nodes, dedup)
     attention_copies = b * ffn_nodes * p  # token copies leaving one attention GPU
-    ffn_nic_copies = total_tokens * p / gpus_per_ffn_node  # copies landing on one FFN GPU's NIC
+    ffn_nic_copies = total_tokens * p / gpus_per_ffn_node * load_factor  # copies on the busiest FFN NIC
     nvlink_share = (1 - 1 / gpus_per_ffn_node) if calibration.local_share_skips_nvlink else 1.0
     nvlink_assignments = assignments_per_ffn_gpu * nvlink_share if gpus_per_ffn_node > 1 else 0.0 * b
     links = [

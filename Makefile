@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 OUT    ?= afdscope-out
 
-.PHONY: install run test bench lint clean
+.PHONY: install run test bench lint fuzz clean
 
 install: $(STAMP)
 
@@ -21,6 +21,11 @@ run: install
 
 test: install
 	$(BIN)/python -m pytest
+
+# The property and fuzz tests with a larger budget than `make test` gives them.
+fuzz: install
+	AFDSCOPE_FUZZ_EXAMPLES=5000 AFDSCOPE_PROPERTY_EXAMPLES=1000 $(BIN)/python -m pytest \
+		tests/test_fuzz_loaders.py tests/test_fuzz_cli.py tests/test_paper_properties.py
 
 bench: install
 	$(BIN)/python benchmarks/run.py

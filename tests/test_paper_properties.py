@@ -1,5 +1,7 @@
 """Invariants of the paper model over random but valid hardware and models (Hypothesis)."""
 
+import os
+
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -12,7 +14,7 @@ from afdscope.specs.hardware import Hardware, Sustained
 
 MODELS = ["deepseek-v3", "kimi-k2", "step3", "qwen3-coder-480b", "ernie-4.5-300b", "glm-4.7", "mixtral-8x22b"]
 N_F = np.arange(1, 65)
-PROFILE = settings(max_examples=60, deadline=None)
+PROFILE = settings(max_examples=int(os.environ.get("AFDSCOPE_PROPERTY_EXAMPLES", "60")), deadline=None)
 
 hardware_fields = st.fixed_dictionaries(
     {

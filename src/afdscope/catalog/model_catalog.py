@@ -109,7 +109,12 @@ class _Reader:
         return next((k for k in keys if self.cfg.get(k) is not None), None)
 
     def num(
-        self, keys: str | tuple[str, ...], what: str, default: int | None = None, minimum: int = 1
+        self,
+        keys: str | tuple[str, ...],
+        what: str,
+        default: int | None = None,
+        minimum: int = 1,
+        maximum: int = 10**7,
     ) -> int:
         keys = (keys,) if isinstance(keys, str) else keys
         k = self.key(keys)
@@ -123,6 +128,9 @@ class _Reader:
         if not isinstance(v, int) or isinstance(v, bool) or v < minimum:
             need = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
             raise self.fail(f"{k} = {v!r}; it must be {need}")
+        # No real model comes near these; a typo must not make the loader build a billion-layer table.
+        if v > maximum:
+            raise self.fail(f"{k} = {v!r}; that is beyond any real model (at most {maximum:,})")
         return v
 
     def opt(self, key: str) -> int | None:
@@ -153,12 +161,12 @@ def _read(raw: dict[str, Any], *, where: str, name: str, display: str, source: s
                 "afdscope models MoE decoders only"
             )
         raise r.fail(f"no routed-expert count; expected one of {', '.join(_EXPERT_KEYS)}")
-    n_experts = r.num(_EXPERT_KEYS, "routed-expert count", minimum=0)
+    n_experts = r.num(_EXPERT_KEYS, "routed-expert count", minimum=0, maximum=1 << 16)
     if n_experts == 0:
         raise r.fail(f"{r.key(_EXPERT_KEYS)} = 0: not a MoE model; afdscope models MoE decoders only")
 
     hidden = r.num("hidden_size", "hidden size")
-    layers = r.num("num_hidden_layers", "layer count")
+    layers = r.num("num_hidden_layers", "layer count", maximum=4096)
     llama4 = model_type.startswith("llama4")
     # Expert size: moe_intermediate_size where the config has one; else intermediate_size is the
     # expert size (Mixtral, MiniMax, gpt-oss, Llama-4) and dense layers, if any, use intermediate_size_mlp.
@@ -176,8 +184,10 @@ def _read(raw: dict[str, Any], *, where: str, name: str, display: str, source: s
     if len(moe_layers) == layers:
         dense_size = 0  # unused; keeps the spec from implying dense layers
 
-    mtp = r.num(("num_nextn_predict_layers", "num_mtp_modules"), "MTP layers", default=0, minimum=0)
-    mtp *= r.num("mtp_transformer_layers", "MTP layers per module", default=1, minimum=0)
+    mtp = r.num(
+        ("num_nextn_predict_layers", "num_mtp_modules"), "MTP layers", default=0, minimum=0, maximum=64
+    )
+    mtp *= r.num("mtp_transformer_layers", "MTP layers per module", default=1, minimum=0, maximum=64)
 
     try:
         return MoEModel(

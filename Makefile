@@ -25,7 +25,8 @@ test: install
 # The property and fuzz tests with a larger budget than `make test` gives them.
 fuzz: install
 	AFDSCOPE_FUZZ_EXAMPLES=5000 AFDSCOPE_PROPERTY_EXAMPLES=1000 $(BIN)/python -m pytest \
-		tests/test_fuzz_loaders.py tests/test_fuzz_cli.py tests/test_paper_properties.py
+		tests/test_fuzz_loaders.py tests/test_fuzz_cli.py tests/test_paper_properties.py \
+		tests/test_deploy_properties.py
 
 bench: install
 	$(BIN)/python benchmarks/run.py

@@ -28,10 +28,15 @@ paper_app = typer.Typer(help="The analyses of arXiv 2602.09721, reproduced.", no
 eval_app = typer.Typer(
     help="Predict one deployment: throughput, TPOT, memory, bottleneck.", no_args_is_help=True
 )
+simulate_app = typer.Typer(
+    help="Simulate decode steps (SimPy): jitter, spikes, routing skew, pipeline bubbles.",
+    no_args_is_help=True,
+)
 app.add_typer(model_app, name="model")
 app.add_typer(hardware_app, name="hardware")
 app.add_typer(paper_app, name="paper")
 app.add_typer(eval_app, name="eval")
+app.add_typer(simulate_app, name="simulate")
 
 
 class Fmt(StrEnum):
@@ -534,6 +539,346 @@ def eval_afd_cmd(
         expert_tp=expert_tp,
     )
     _print_result(result, fmt, strict)
+
+
+# ---------------------------------------------------------------- simulate
+
+
+class RoutingOpt(StrEnum):
+    balanced = "balanced"
+    power_law = "power-law"
+
+
+StepsOpt = Annotated[int, typer.Option("--steps", min=1, max=100_000, help="Decode steps to simulate.")]
+SeedOpt = Annotated[int, typer.Option("--seed", min=0, help="Random seed (noise and routing draws).")]
+JitterOpt = Annotated[
+    float, typer.Option("--jitter-cv", min=0.0, help="Log-normal CV of every operator on every rank.")
+]
+SpikeProbOpt = Annotated[
+    float, typer.Option("--spike-prob", min=0.0, max=1.0, help="Chance a rank's operator stalls.")
+]
+SpikeSizeOpt = Annotated[float, typer.Option("--spike-size", min=1.0, help="A stall's time multiplier.")]
+RoutingOptT = Annotated[
+    RoutingOpt, typer.Option("--routing", help="balanced, or power-law expert popularity drawn per layer.")
+]
+AlphaOpt = Annotated[
+    float, typer.Option("--alpha", min=0.0, help="p_i ∝ i^-alpha (1.01 fits DeepSeek-V3, 1.2 Qwen3).")
+]
+TraceOpt = Annotated[
+    Path | None, typer.Option("--trace", help="Write one step as a Chrome/Perfetto trace (JSON).")
+]
+
+
+def _sim_options(steps, seed, jitter_cv, spike_prob, spike_size, routing, alpha, trace):
+    from afdscope.sim import SimOptions
+
+    for flag, value in (("--jitter-cv", jitter_cv), ("--spike-size", spike_size), ("--alpha", alpha)):
+        _finite(flag, value)
+    if trace is not None and trace.suffix.lower() != ".json":
+        raise AfdscopeError(f"--trace '{trace}': traces are JSON; give a file name ending in .json")
+    return SimOptions(
+        steps=steps,
+        seed=seed,
+        jitter_cv=jitter_cv,
+        spike_prob=spike_prob,
+        spike_size=spike_size,
+        routing=routing.value,
+        alpha=alpha,
+    )
+
+
+def _print_sim(result, fmt: Fmt, trace: Path | None) -> None:
+    from afdscope.report.output import print_rows, to_json
+
+    if trace is not None:
+        from afdscope.sim import write_trace
+
+        write_trace(result, trace)
+    if fmt is Fmt.json:
+        print(to_json(result.as_dict()))
+        return
+    print_rows(result.rows(), fmt.value, f"{result.mode.upper()} simulation vs closed form")
+    if fmt is Fmt.table:
+        if not result.closed_form["feasible"]:
+            print("closed form: infeasible: " + "; ".join(result.closed_form["reasons"]))
+        steps = len(result.step_ms)
+        print(f"{steps} steps, {result.events:,} events in {result.wall_s:.2f} s")
+
+
+@simulate_app.command("ep")
+def simulate_ep_cmd(
+    model: Annotated[str, typer.Option("--model", help="Model short name or config.json path.")],
+    hardware: Annotated[str, typer.Option("--hardware", help="Hardware short name or YAML path.")],
+    gpus: Annotated[int, typer.Option("--gpus", min=1, help="GPUs in the EP group.")],
+    context: ContextOpt,
+    batch_per_gpu: BatchOpt = None,
+    tpot_slo_ms: TpotOpt = None,
+    mtp_draft: DraftOpt = 0,
+    mtp_accept: AcceptOpt = 0.0,
+    weights: WOpt = WeightsOpt.fp8,
+    kv_dtype: KvDtypeOpt = KvOpt.bf16,
+    attention_dtype: AttnDtypeOpt = KvOpt.bf16,
+    overlap: Annotated[OverlapOpt, typer.Option("--overlap", help="2bo or nbo.")] = OverlapOpt.two,
+    attention_tp: AttnTpOpt = 1,
+    preset: DeployPresetOpt = "default",
+    value_set: SetDsOpt = ValueSetOpt.datasheet,
+    steps: StepsOpt = 20,
+    seed: SeedOpt = 0,
+    jitter_cv: JitterOpt = 0.0,
+    spike_prob: SpikeProbOpt = 0.0,
+    spike_size: SpikeSizeOpt = 10.0,
+    routing: RoutingOptT = RoutingOpt.balanced,
+    alpha: AlphaOpt = 1.01,
+    trace: TraceOpt = None,
+    fmt: FormatOpt = Fmt.table,
+) -> None:
+    """Simulate large-scale EP decode steps (SimPy) and compare with the closed form.
+
+    Example: afdscope simulate ep --model deepseek-v3 --hardware h800 --gpus 144 --context 4096
+    --batch-per-gpu 128 --jitter-cv 0.05
+    """
+    from afdscope.catalog.hardware_catalog import load_hardware
+    from afdscope.catalog.model_catalog import load_model
+    from afdscope.deploy.options import deploy_preset
+    from afdscope.sim import simulate_ep
+
+    _check_mode(batch_per_gpu, tpot_slo_ms)
+    sim = _sim_options(steps, seed, jitter_cv, spike_prob, spike_size, routing, alpha, trace)
+    scenario = _scenario(context, mtp_draft, mtp_accept, weights, kv_dtype, attention_dtype)
+    result = simulate_ep(
+        load_model(model),
+        load_hardware(hardware, value_set.value),
+        scenario,
+        gpus,
+        batch_per_gpu=batch_per_gpu,
+        tpot_slo_s=None if tpot_slo_ms is None else tpot_slo_ms * 1e-3,
+        options=deploy_preset(preset, ep_overlap=overlap.value),
+        attention_tp=attention_tp,
+        sim=sim,
+    )
+    _print_sim(result, fmt, trace)
+
+
+@simulate_app.command("afd")
+def simulate_afd_cmd(
+    model: Annotated[str, typer.Option("--model", help="Model short name or config.json path.")],
+    attention_gpus: Annotated[int, typer.Option("--attention-gpus", min=1, help="Attention GPUs.")],
+    ffn_gpus: Annotated[int, typer.Option("--ffn-gpus", min=1, help="FFN (expert) GPUs.")],
+    context: ContextOpt,
+    hardware: Annotated[str | None, typer.Option("--hardware", help="Both roles' hardware.")] = None,
+    attention_hardware: Annotated[str | None, typer.Option("--attention-hardware")] = None,
+    ffn_hardware: Annotated[str | None, typer.Option("--ffn-hardware")] = None,
+    micro_batches: Annotated[int, typer.Option("--micro-batches", min=2, max=4)] = 3,
+    batch_per_gpu: BatchOpt = None,
+    tpot_slo_ms: TpotOpt = None,
+    mtp_draft: DraftOpt = 0,
+    mtp_accept: AcceptOpt = 0.0,
+    weights: WOpt = WeightsOpt.fp8,
+    kv_dtype: KvDtypeOpt = KvOpt.bf16,
+    attention_dtype: AttnDtypeOpt = KvOpt.bf16,
+    shared_experts_on: Annotated[SharedOnOpt, typer.Option("--shared-experts-on")] = SharedOnOpt.attention,
+    sub_node: Annotated[
+        bool, typer.Option("--sub-node", help="Allow GPU counts that are not whole nodes.")
+    ] = False,
+    attention_tp: AttnTpOpt = 1,
+    expert_tp: Annotated[
+        int, typer.Option("--expert-tp", min=1, max=8, help="Shards per expert on the FFN side (ETP).")
+    ] = 1,
+    preset: DeployPresetOpt = "default",
+    value_set: SetDsOpt = ValueSetOpt.datasheet,
+    steps: StepsOpt = 20,
+    seed: SeedOpt = 0,
+    jitter_cv: JitterOpt = 0.0,
+    spike_prob: SpikeProbOpt = 0.0,
+    spike_size: SpikeSizeOpt = 10.0,
+    routing: RoutingOptT = RoutingOpt.balanced,
+    alpha: AlphaOpt = 1.01,
+    trace: TraceOpt = None,
+    fmt: FormatOpt = Fmt.table,
+) -> None:
+    """Simulate AFD decode steps (SimPy): micro-batches through attention, link and FFN resources.
+
+    Example: afdscope simulate afd --model deepseek-v3 --hardware h800 --attention-gpus 32 --ffn-gpus 16
+    --context 4096 --batch-per-gpu 96 --jitter-cv 0.05 --trace step.json
+    """
+    from afdscope.catalog.hardware_catalog import load_hardware
+    from afdscope.catalog.model_catalog import load_model
+    from afdscope.deploy.options import deploy_preset
+    from afdscope.sim import simulate_afd
+
+    _check_mode(batch_per_gpu, tpot_slo_ms)
+    attn_name = attention_hardware or hardware
+    ffn_name = ffn_hardware or hardware
+    if attn_name is None or ffn_name is None:
+        raise AfdscopeError("give --hardware, or both --attention-hardware and --ffn-hardware")
+    sim = _sim_options(steps, seed, jitter_cv, spike_prob, spike_size, routing, alpha, trace)
+    scenario = _scenario(context, mtp_draft, mtp_accept, weights, kv_dtype, attention_dtype)
+    result = simulate_afd(
+        load_model(model),
+        load_hardware(attn_name, value_set.value),
+        load_hardware(ffn_name, value_set.value),
+        scenario,
+        attention_gpus,
+        ffn_gpus,
+        micro_batches,
+        batch_per_gpu=batch_per_gpu,
+        tpot_slo_s=None if tpot_slo_ms is None else tpot_slo_ms * 1e-3,
+        options=deploy_preset(preset, shared_experts_on=shared_experts_on.value),
+        whole_nodes=not sub_node,
+        attention_tp=attention_tp,
+        expert_tp=expert_tp,
+        sim=sim,
+    )
+    _print_sim(result, fmt, trace)
+
+
+# ---------------------------------------------------------------- imbalance
+
+
+class RoutingModeOpt(StrEnum):
+    ep = "ep"
+    afd = "afd"
+
+
+class RoutingMethodOpt(StrEnum):
+    auto = "auto"
+    counts = "counts"
+    exact = "exact"
+
+
+@app.command("imbalance")
+def imbalance_cmd(
+    model: Annotated[str, typer.Option("--model", help="Model short name or config.json path.")],
+    tokens: Annotated[
+        int, typer.Option("--tokens", help="Tokens entering one MoE layer (whole EP group, one micro-batch).")
+    ],
+    gpus: Annotated[int | None, typer.Option("--gpus", help="EP group size (--mode ep).")] = None,
+    popularity: Annotated[
+        str, typer.Option("--popularity", help="uniform, power-law, zipf, or a CSV of per-expert counts.")
+    ] = "power-law",
+    alpha: Annotated[
+        float | None, typer.Option("--alpha", help="Power-law / Zipf exponent (default 1.01: DeepSeek-V3).")
+    ] = None,
+    redundant: Annotated[int, typer.Option("--redundant", help="EPLB redundant expert slots (0: none).")] = 0,
+    mode: Annotated[RoutingModeOpt, typer.Option("--mode", help="ep or afd.")] = RoutingModeOpt.ep,
+    ffn_gpus: Annotated[int | None, typer.Option("--ffn-gpus", help="Expert GPUs (--mode afd).")] = None,
+    gpus_per_node: Annotated[
+        int, typer.Option("--gpus-per-node", help="FFN GPUs per node: AFD sends a token once per node.")
+    ] = 8,
+    draws: Annotated[int, typer.Option("--draws", help="Monte Carlo draws (MoE layers × steps).")] = 2000,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    method: Annotated[
+        RoutingMethodOpt, typer.Option("--method", help="exact (per token), counts (per expert) or auto.")
+    ] = RoutingMethodOpt.auto,
+    group_limited: Annotated[
+        bool, typer.Option("--group-limited/--no-group-limited", help="DeepSeek-style group-limited routing.")
+    ] = True,
+    weights: WOpt = WeightsOpt.fp8,
+    fmt: FormatOpt = Fmt.table,
+) -> None:
+    """Routing imbalance from expert popularity: σ = mean/max per layer, EPLB, and the load factors
+    the evaluator takes.
+
+    Example: afdscope imbalance --model deepseek-v3 --gpus 64 --tokens 8192 --alpha 1.01 --redundant 64
+    """
+    from afdscope.catalog.model_catalog import load_model
+    from afdscope.imbalance import Popularity, load_factors, simulate_routing
+    from afdscope.report.output import print_rows, to_json
+    from afdscope.specs.scenario import DTYPE_BYTES
+
+    _finite("--alpha", alpha)
+    if tokens < 1:
+        raise AfdscopeError(f"--tokens {tokens}: give the tokens entering one MoE layer (>= 1)")
+    if not 1 <= draws <= 1_000_000:
+        raise AfdscopeError(f"--draws {draws}: give 1 to 1,000,000 Monte Carlo draws")
+    if redundant < 0:
+        raise AfdscopeError(f"--redundant {redundant}: give 0 (no EPLB) or more redundant expert slots")
+    if mode is RoutingModeOpt.ep:
+        if gpus is None or ffn_gpus is not None:
+            raise AfdscopeError("--mode ep needs --gpus N (the EP group size) and no --ffn-gpus")
+        expert_gpus, flag = gpus, "--gpus"
+    else:
+        if ffn_gpus is None or gpus is not None:
+            raise AfdscopeError("--mode afd needs --ffn-gpus F (the GPUs holding the experts) and no --gpus")
+        expert_gpus, flag = ffn_gpus, "--ffn-gpus"
+    if expert_gpus < 1:
+        raise AfdscopeError(f"{flag} {expert_gpus}: give at least 1 GPU")
+    if gpus_per_node < 1:
+        raise AfdscopeError(f"--gpus-per-node {gpus_per_node}: give at least 1")
+    m = load_model(model)
+    n = m.n_routed_experts
+    if redundant and (n + redundant) % expert_gpus:
+        lower = redundant - (n + redundant) % expert_gpus
+        near = " or ".join(f"--redundant {r}" for r in (lower, lower + expert_gpus) if r > 0)
+        raise AfdscopeError(
+            f"--redundant {redundant}: {n} + {redundant} expert slots do not split evenly over "
+            f"{expert_gpus} GPUs; use {near}"
+        )
+    kind = popularity.strip().lower().replace("_", "-")
+    a = None
+    if kind in ("power-law", "powerlaw", "zipf"):
+        a = 1.01 if alpha is None else alpha
+        if not 0 <= a <= 10:
+            raise AfdscopeError(f"--alpha {a:g}: give an exponent in [0, 10] (1.01 DeepSeek-V3, 1.2 Qwen3)")
+        pop = Popularity.zipf(n, a) if kind == "zipf" else Popularity.power_law(n, a)
+    elif alpha is not None:
+        raise AfdscopeError(f"--alpha applies to --popularity power-law or zipf, not '{popularity}'")
+    elif kind == "uniform":
+        pop = Popularity.uniform(n)
+    elif kind.endswith(".csv") or Path(popularity).expanduser().exists():
+        pop = Popularity.from_csv(popularity, n)
+    else:
+        raise AfdscopeError(
+            f"--popularity '{popularity}': use uniform, power-law, zipf, or a path to a CSV of expert counts"
+        )
+    stats = simulate_routing(
+        m,
+        pop,
+        tokens,
+        draws,
+        gpus=gpus,
+        ffn_gpus=ffn_gpus,
+        mode=mode.value,
+        redundant=redundant,
+        group_limited=group_limited,
+        seed=seed,
+        gpus_per_node=gpus_per_node,
+        method=method.value,
+    )
+    expert_f, comm_f = load_factors(stats)
+    grouped = bool(group_limited and (m.n_group or 1) > 1 and (m.topk_group or 0) < m.n_group)
+    out = {
+        "model": m.name,
+        "mode": mode.value,
+        "gpus": gpus,
+        "ffn_gpus": ffn_gpus,
+        "gpus_per_node": gpus_per_node if mode is RoutingModeOpt.afd else None,
+        "tokens": tokens,
+        "draws": draws,
+        "seed": seed,
+        "method": stats.method,
+        "popularity": pop.name,
+        "alpha": a,
+        "group_limited": grouped,
+        "redundant": redundant,
+        "placement": stats.placement.kind,
+        "expert_slots_per_gpu": stats.placement.slots_per_gpu,
+        "hottest_expert_over_mean": pop.hottest_over_mean(m.top_k),
+        "top20_share": pop.top_share(0.2, m.top_k),
+        **stats.summary(),
+        "expert_load_factor": expert_f,
+        "comm_load_factor": comm_f,
+        "eplb_extra_slots_per_gpu": stats.placement.extra_slots_per_gpu,
+        "eplb_memory_gb_per_gpu": stats.placement.memory_cost_bytes(m, DTYPE_BYTES[weights.value]) / 1e9,
+    }
+    if fmt is Fmt.json:
+        print(to_json(out))
+    elif fmt is Fmt.csv:
+        print_rows([out], "csv")
+    else:
+        where = f"EP {gpus}" if mode is RoutingModeOpt.ep else f"AFD, {ffn_gpus} FFN GPUs"
+        title = f"{m.name}: routing imbalance, {where}, {tokens} tokens/layer"
+        print_rows([{"field": k, "value": v} for k, v in out.items()], "table", title)
 
 
 # ---------------------------------------------------------------- search

@@ -10,7 +10,7 @@ on a full-duplex one). A layer of all m micro-batches takes
 — the second term is one micro-batch's round trip: when it exceeds m stages the pipeline has bubbles.
 For m = 3 and t_c = t_dispatch + t_combine this is the paper's condition 2·t_a ≥ t_f + t_c (attention
 never waits); MegaScale-Infer's m ≥ 2·(1 + T_c/T_f) is the same bound with T_a = T_f. The pipeline fill
-adds one round trip minus one stage per step.
+adds min(round trip, m·stage) minus one stage per step.
 """
 
 from __future__ import annotations
@@ -137,7 +137,9 @@ def evaluate_afd(
     if model.n_dense_layers:
         t_dense = mlp_time_s(attention_hw, tokens, h, model.dense_intermediate_size, prec, options.gemm)
         dense = m * (t_core + t_dense)
-    fill = np.maximum(round_trip - stage, 0.0) if options.pipeline_fill else 0.0
+    # The last micro-batch leaves the pipeline one round trip after it entered, not one stage: the
+    # step pays the difference once (capped at the m stages a bubbling layer already spans).
+    fill = np.maximum(np.minimum(round_trip, m * stage) - stage, 0.0) if options.pipeline_fill else 0.0
     mean_layer = (model.n_moe_layers * layer + model.n_dense_layers * dense) / model.num_layers
     serial = options.step_overhead_s + head_and_mtp_s(
         model, attention_hw, batch, scenario, options, mean_layer

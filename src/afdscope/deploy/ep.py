@@ -8,7 +8,8 @@ communication hides behind compute:
     SBO (comm behind the shared expert): layer = t_attn + t_experts + max(t_shared, t_dispatch + t_combine)
     NBO (no overlap):        layer = t_attn + t_shared + t_experts + t_dispatch + t_combine
 
-Step = per-step overhead + Σ layers + LM head / MTP; TPOT = step / tokens per step (spec beyond.md §D).
+Step = per-step overhead + Σ layers + LM head / MTP (+ one trailing min(compute, comm) block under 2BO);
+TPOT = step / tokens per step (spec beyond.md §D).
 """
 
 from __future__ import annotations
@@ -73,8 +74,11 @@ def evaluate_ep(
     comm = ep_comm(model, hw, tokens, gpus, options.comm, options.comm_load_factor)
     t_comm = comm.dispatch_s + comm.combine_s
     compute = t_attn + t_shared + t_experts
+    drain = 0.0
     if options.ep_overlap == "2bo":
         layer = 2 * np.maximum(compute, t_comm)
+        # The last micro-batch's trailing block (its all-to-all or its compute) overlaps nothing.
+        drain = np.minimum(compute, t_comm) if options.pipeline_fill else 0.0
     elif options.ep_overlap == "sbo":
         layer = t_attn + t_experts + np.maximum(t_shared, t_comm)
     else:
@@ -85,7 +89,7 @@ def evaluate_ep(
         dense = mb * (t_attn + t_dense)
     mean_layer = (model.n_moe_layers * layer + model.n_dense_layers * dense) / model.num_layers
     serial = options.step_overhead_s + head_and_mtp_s(model, hw, batch, scenario, options, mean_layer)
-    step = serial + model.n_moe_layers * layer + model.n_dense_layers * dense
+    step = serial + model.n_moe_layers * layer + model.n_dense_layers * dense + drain
 
     exposed_comm = t_comm > compute if options.ep_overlap == "2bo" else t_comm > np.maximum(t_attn, t_experts)
     bottleneck = np.where(

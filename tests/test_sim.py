@@ -1,0 +1,199 @@
+"""Discrete-event simulator: agrees with the closed forms when nothing is random, shows the bubbles the
+paper predicts, and reacts to noise the way stragglers do. Few steps each, so the file runs in seconds."""
+
+import json
+import subprocess
+import sys
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from afdscope.catalog.hardware_catalog import load_hardware
+from afdscope.catalog.model_catalog import load_model
+from afdscope.deploy.afd import evaluate_afd
+from afdscope.deploy.options import deploy_preset
+from afdscope.errors import AfdscopeError
+from afdscope.sim import SimOptions, simulate_afd, simulate_ep, trace_events, write_trace
+from afdscope.sim.noise import max_lognormal, normal_quantile
+from afdscope.specs.scenario import Scenario
+
+V3 = load_model("deepseek-v3")
+H800 = load_hardware("h800")
+CTX = Scenario(context_tokens=4096)
+TWO = SimOptions(steps=2)
+
+
+@pytest.mark.parametrize("m", [2, 3, 4])
+def test_afd_without_noise_matches_the_closed_form(m):
+    r = simulate_afd(V3, H800, H800, CTX, 32, 16, m, batch_per_gpu=32 * m, sim=TWO)
+    assert abs(r.relative_gap) < 0.01
+    # The simulated pipeline is never slower; where the round trip binds (m = 2) the closed form's
+    # once-per-step fill (round trip − stage) overcounts by round trip − m·stage.
+    assert r.relative_gap > -1e-9
+    assert r.step_ms[0] == pytest.approx(r.step_ms[1])
+
+
+@pytest.mark.parametrize("overlap", ["2bo", "nbo"])
+def test_ep_without_noise_matches_the_closed_form(overlap):
+    options = deploy_preset("default", ep_overlap=overlap)
+    r = simulate_ep(V3, H800, CTX, 144, batch_per_gpu=128, options=options, sim=TWO)
+    assert abs(r.relative_gap) < 0.01
+    assert r.bubble_fraction.keys() == {"compute", "comm"}
+
+
+def test_half_duplex_link_matches_when_not_saturated():
+    options = deploy_preset("paper")  # half duplex, no pipeline fill in the closed form
+    paper = load_hardware("h800", "paper")
+    r = simulate_afd(V3, paper, paper, CTX, 32, 16, 3, batch_per_gpu=96, options=options, sim=TWO)
+    assert abs(r.relative_gap) < 0.01
+    assert r.bubble_fraction.keys() == {"attention", "ffn", "link"}
+
+
+def _three_stage(scale_out: float):
+    hw = H800.model_copy(update={"scale_out_bandwidth": H800.scale_out_bandwidth * scale_out})
+    scenario = Scenario(context_tokens=16384)
+    ev = evaluate_afd(V3, hw, hw, scenario, 32, 32, 3, 24)
+    r = simulate_afd(V3, hw, hw, scenario, 32, 32, 3, batch_per_gpu=24, sim=TWO)
+    t_a, t_f = float(ev.attention_s), float(ev.ffn_s)
+    t_c = float(ev.dispatch_s + ev.combine_s)
+    return ev, r, 2 * t_a >= t_f + t_c
+
+
+def test_attention_never_waits_when_two_attention_stages_cover_ffn_and_comm():
+    ev, r, condition = _three_stage(1.0)
+    assert condition and float(ev.attention_s) >= float(ev.ffn_s)
+    assert r.bubble_fraction["attention"] == pytest.approx(0.0, abs=1e-9)
+    assert r.bubble_fraction["ffn"] > 0.1  # the FFN waits instead
+
+
+def test_comm_heavy_three_stage_pipeline_leaves_attention_bubbles():
+    ev, r, condition = _three_stage(0.05)  # scale-out cut to 2.5 GB/s per GPU
+    assert not condition
+    # Steady state: attention is busy m·t_a of every layer; the dense layers (always busy) dilute it.
+    steady = 1 - 3 * float(ev.attention_s) / float(ev.layer_s)
+    assert r.bubble_fraction["attention"] > 0.05
+    assert r.bubble_fraction["attention"] == pytest.approx(steady, abs=0.02)
+    assert abs(r.relative_gap) < 0.01
+
+
+def test_same_seed_same_result_and_another_seed_differs():
+    sim = SimOptions(steps=4, seed=7, jitter_cv=0.1, spike_prob=1e-3, spike_size=5)
+    a = simulate_afd(V3, H800, H800, CTX, 32, 16, 3, batch_per_gpu=96, sim=sim)
+    b = simulate_afd(V3, H800, H800, CTX, 32, 16, 3, batch_per_gpu=96, sim=sim)
+    assert a.step_ms == b.step_ms and a.bubble_fraction == b.bubble_fraction
+    c = simulate_afd(V3, H800, H800, CTX, 32, 16, 3, batch_per_gpu=96, sim=SimOptions(steps=4, seed=8))
+    assert c.step_ms != a.step_ms
+
+
+def test_jitter_raises_p99_above_p50_and_costs_throughput():
+    sim = SimOptions(steps=30, seed=1, jitter_cv=0.1)
+    afd = simulate_afd(V3, H800, H800, CTX, 32, 16, 3, batch_per_gpu=96, sim=sim)
+    ep = simulate_ep(V3, H800, CTX, 144, batch_per_gpu=128, sim=sim)
+    for r in (afd, ep):
+        assert r.tpot_ms_p99 > r.tpot_ms_p50
+        assert r.relative_gap < -0.01  # every stage waits for its slowest rank
+
+
+def test_a_certain_spike_scales_every_operator():
+    base = simulate_ep(V3, H800, CTX, 64, batch_per_gpu=64, sim=TWO)
+    spiked = simulate_ep(
+        V3, H800, CTX, 64, batch_per_gpu=64, sim=SimOptions(steps=2, spike_prob=1, spike_size=3)
+    )
+    assert spiked.step_ms[0] == pytest.approx(3 * base.step_ms[0])
+
+
+def test_power_law_routing_slows_the_busiest_expert_gpu():
+    sim = SimOptions(steps=2, routing="power-law", alpha=0.5, seed=3)
+    ep = simulate_ep(V3, H800, CTX, 144, batch_per_gpu=128, sim=sim)
+    assert ep.relative_gap < -0.05  # every layer waits for its hottest GPU
+    assert simulate_ep(V3, H800, CTX, 144, batch_per_gpu=128, sim=sim).step_ms == ep.step_ms
+    afd = simulate_afd(V3, H800, H800, CTX, 32, 16, 3, batch_per_gpu=96, sim=replace(sim, alpha=1.0))
+    assert afd.relative_gap < 0 and afd.tpot_ms_p50 > afd.closed_form["tpot_ms"]
+    with pytest.raises(AfdscopeError, match="power-law routing, alpha 11"):
+        simulate_ep(V3, H800, CTX, 144, batch_per_gpu=128, sim=replace(sim, alpha=11.0))
+
+
+def test_max_of_n_lognormals_drawn_directly_matches_brute_force():
+    rng = np.random.default_rng(0)
+    cv, n = 0.2, 64
+    s2 = np.log1p(cv * cv)
+    brute = np.exp(rng.normal(-s2 / 2, np.sqrt(s2), (20000, n))).max(axis=1)
+    direct = max_lognormal(rng, (200000,), n, cv)
+    assert direct.mean() == pytest.approx(brute.mean(), rel=0.01)
+    assert np.percentile(direct, 99) == pytest.approx(np.percentile(brute, 99), rel=0.02)
+    assert max_lognormal(rng, (100000,), 1, cv).mean() == pytest.approx(1.0, rel=0.005)  # mean-1 jitter
+    p = np.array([1e-12, 1e-4, 0.02, 0.3, 0.5, 0.9, 0.999])
+    from statistics import NormalDist
+
+    assert normal_quantile(p) == pytest.approx([NormalDist().inv_cdf(x) for x in p], rel=1e-8)
+
+
+def test_trace_is_a_perfetto_json_of_one_step(tmp_path):
+    r = simulate_afd(V3, H800, H800, CTX, 32, 16, 3, batch_per_gpu=96, sim=SimOptions(steps=3, trace_step=1))
+    path = write_trace(r, tmp_path / "step.json")
+    trace = json.loads(path.read_text())
+    spans = [e for e in trace["traceEvents"] if e["ph"] == "X"]
+    # 3 micro-batches × (3 dense + 58 × 4 MoE operators), plus the step's serial work.
+    assert len(spans) == 3 * (3 + 58 * 4) + 1
+    assert all(e["dur"] >= 0 and e["ts"] >= 0 for e in spans)
+    names = {e["args"]["name"] for e in trace["traceEvents"] if e["name"] == "thread_name"}
+    assert names == {"attention", "link A→F", "ffn", "link F→A", "serial"}
+    end = max(e["ts"] + e["dur"] for e in spans)
+    assert end == pytest.approx(r.step_ms[1] * 1e3)
+    assert trace_events(r) == trace
+    with pytest.raises(AfdscopeError, match="JSON"):
+        write_trace(r, tmp_path / "step.txt")
+
+
+def test_bad_options_are_errors():
+    with pytest.raises(AfdscopeError, match="steps"):
+        SimOptions(steps=0)
+    with pytest.raises(AfdscopeError, match="spike"):
+        SimOptions(spike_prob=1.5)
+    with pytest.raises(AfdscopeError, match="sbo"):
+        simulate_ep(V3, H800, CTX, 144, batch_per_gpu=64, options=deploy_preset("default", ep_overlap="sbo"))
+
+
+CLI = [sys.executable, "-c", "from afdscope.cli import main; main()"]
+AFD_ARGS = ["--model", "deepseek-v3", "--hardware", "h800", "--attention-gpus", "32", "--ffn-gpus", "16"]
+
+
+def test_cli_simulate_afd_json_and_trace(tmp_path):
+    trace = tmp_path / "t.json"
+    args = [*AFD_ARGS, "--context", "4096", "--tpot-slo-ms", "60", "--steps", "3", "--jitter-cv", "0.05"]
+    r = subprocess.run(
+        [*CLI, "simulate", "afd", *args, "--trace", str(trace), "-f", "json"], capture_output=True, text=True
+    )
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert {"tpot_ms_p50", "tpot_ms_p99", "tokens_per_s_per_gpu", "bubble_fraction", "closed_form"} <= set(d)
+    assert {"relative_gap", "events", "wall_s"} <= set(d) and len(d["tpot_ms"]) == 3
+    assert d["batch_per_gpu"] == d["closed_form"]["batch_per_gpu"] and d["closed_form"]["tpot_ms"] <= 60
+    assert json.loads(trace.read_text())["traceEvents"]
+
+
+def test_cli_simulate_ep_table_and_bad_input(tmp_path):
+    ep = [
+        "simulate",
+        "ep",
+        "--model",
+        "deepseek-v3",
+        "--hardware",
+        "h800",
+        "--gpus",
+        "144",
+        "--context",
+        "4096",
+    ]
+    r = subprocess.run([*CLI, *ep, "--batch-per-gpu", "64", "--steps", "2"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "tokens/s per GPU" in r.stdout and "events in" in r.stdout
+    for extra, needle in (
+        (["--batch-per-gpu", "64", "--trace", str(tmp_path / "t.txt")], "--trace"),
+        (["--batch-per-gpu", "64", "--overlap", "sbo"], "sbo"),
+        ([], "--batch-per-gpu"),
+    ):
+        r = subprocess.run([*CLI, *ep, *extra], capture_output=True, text=True)
+        assert r.returncode == 2 and r.stderr.startswith("error: ") and needle in r.stderr, r.stderr
+    assert not list(tmp_path.iterdir())

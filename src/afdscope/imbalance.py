@@ -140,7 +140,7 @@ class Popularity:
                 "expected 'expert,count' (or a single column 'count')"
             )
         counts = np.full(n_experts, np.nan)
-        for line, row in rows[1:]:
+        for index, (line, row) in enumerate(rows[1:]):
             if len(row) != len(header):
                 raise AfdscopeError(f"{path}: line {line}: {len(row)} fields, expected {len(header)}")
             try:
@@ -159,9 +159,9 @@ class Popularity:
                     raise AfdscopeError(
                         f"{path}: line {line}: expert {row[0].strip()!r}; ids are integers 0..{n_experts - 1}"
                     )
-            else:
-                e = line_index = int(np.count_nonzero(~np.isnan(counts)))
-                if line_index >= n_experts:
+            else:  # one column: row i is expert i
+                e = index
+                if e >= n_experts:
                     raise AfdscopeError(f"{path}: line {line}: more than {n_experts} rows, one per expert")
             if not np.isnan(counts[e]):
                 raise AfdscopeError(f"{path}: line {line}: expert {e} appears twice; give one row per expert")
@@ -235,6 +235,12 @@ class Placement:
     slot_expert: np.ndarray
     replicas: np.ndarray
     kind: str  # "contiguous" or "eplb"
+
+    def __post_init__(self) -> None:
+        for name in ("slot_expert", "replicas"):
+            a = np.array(getattr(self, name), dtype=int)
+            a.flags.writeable = False
+            object.__setattr__(self, name, a)
 
     @property
     def gpus(self) -> int:

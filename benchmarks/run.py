@@ -13,6 +13,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+from imbalance_bench import imbalance_rows
+from sim_bench import sim_rows
 
 from afdscope.catalog.hardware_catalog import PAPER_HARDWARE, load_hardware
 from afdscope.catalog.model_catalog import PAPER_MODELS, load_model
@@ -51,6 +53,8 @@ def main() -> None:
     ]
     rows += _deploy_rows()
     rows += _search_rows()
+    rows += imbalance_rows()
+    rows += sim_rows()
     cli = [str(Path(sys.executable).parent / "afdscope"), "--help"]
     rows.append(
         (

@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: install
-	$(BIN)/afdscope paper all --out $(OUT)
+	$(BIN)/afdscope paper all --out $(OUT) --force
 
 test: install
 	$(BIN)/python -m pytest

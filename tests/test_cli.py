@@ -431,3 +431,21 @@ def test_map_csv_and_plot(tmp_path):
 )
 def test_map_bad_input(args, needle):
     assert_clean_error(run("map", "--model", "deepseek-v3", "--points", "2", *args), needle)
+
+
+def test_existing_outputs_are_kept_unless_forced(tmp_path):
+    from afdscope.report.paper_outputs import output_names
+
+    out = tmp_path / "out"
+    assert run("paper", "all", "--out", str(out)).returncode == 0
+    assert sorted(p.name for p in out.iterdir()) == sorted(output_names())
+    before = (out / "hfu_matrix.csv").stat().st_mtime_ns
+    assert_clean_error(run("paper", "all", "--out", str(out)), "--force")
+    assert (out / "hfu_matrix.csv").stat().st_mtime_ns == before
+    assert run("paper", "all", "--out", str(out), "--force").returncode == 0
+    png = tmp_path / "x.png"
+    png.write_bytes(b"mine")
+    assert_clean_error(run("paper", "imbalance", "--plot", str(png)), "--force")
+    assert png.read_bytes() == b"mine"
+    assert run("paper", "imbalance", "--plot", str(png), "--force", "-f", "csv").returncode == 0
+    assert png.read_bytes()[:4] == b"\x89PNG"

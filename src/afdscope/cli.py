@@ -57,6 +57,7 @@ class DedupOpt(StrEnum):
 
 FormatOpt = Annotated[Fmt, typer.Option("--format", "-f", help="Output format.")]
 PlotOpt = Annotated[Path | None, typer.Option("--plot", help="Also write a figure to this PNG file.")]
+ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite output files that already exist.")]
 SloOpt = Annotated[float | None, typer.Option("--slo-ms", help="TPOT SLO in ms (paper preset: 45).")]
 PresetOpt = Annotated[
     str, typer.Option("--preset", help="Named option set: paper, full-duplex, hypergeometric, corrected.")
@@ -135,9 +136,13 @@ def _options(preset: str, slo_ms, accepted_tokens, step_gap_ms, full_duplex, ded
     )
 
 
-def _check_plot(plot: Path | None) -> None:
+def _check_plot(plot: Path | None, force: bool) -> None:
     if plot is not None and plot.suffix.lower() != ".png":
         raise AfdscopeError(f"--plot '{plot}': figures are PNG; give a file name ending in .png")
+    if plot is not None:
+        from afdscope.report.output import check_writable
+
+        check_writable([plot], force)
 
 
 # ---------------------------------------------------------------- catalog
@@ -235,13 +240,14 @@ def paper_matrix(
     max_ffn_nodes: MaxNodesOpt = 64,
     fmt: FormatOpt = Fmt.table,
     plot: PlotOpt = None,
+    force: ForceOpt = False,
 ) -> None:
     """The hardware × model matrix of AFD FFN-side HFU ceilings (paper Fig. 5)."""
     from afdscope.paper.study import matrix_study
     from afdscope.report.output import print_rows
     from afdscope.report.paper_rows import matrix_rows
 
-    _check_plot(plot)
+    _check_plot(plot, force)
     options = _options(preset, slo_ms, accepted_tokens, step_gap_ms, full_duplex, dedup)
     cells = matrix_study(_split(models), _split(hardware), value_set.value, options, max_ffn_nodes)
     if plot:
@@ -265,13 +271,14 @@ def paper_curve(
     max_ffn_nodes: MaxNodesOpt = 64,
     fmt: FormatOpt = Fmt.table,
     plot: PlotOpt = None,
+    force: ForceOpt = False,
 ) -> None:
     """One row per FFN node count: G, tokens, intensity, OFU, S_t, HFU, regime (paper Fig. 4)."""
     from afdscope.paper.study import curve_study
     from afdscope.report.output import print_rows
     from afdscope.report.paper_rows import curve_rows
 
-    _check_plot(plot)
+    _check_plot(plot, force)
     options = _options(preset, slo_ms, accepted_tokens, step_gap_ms, full_duplex, dedup)
     study = curve_study(model, hardware, value_set.value, options, max_ffn_nodes)
     if plot:
@@ -293,13 +300,14 @@ def paper_imbalance(
     lambda_max: Annotated[float, typer.Option("--lambda-max", help="Largest λ.")] = 5.0,
     fmt: FormatOpt = Fmt.table,
     plot: PlotOpt = None,
+    force: ForceOpt = False,
 ) -> None:
     """α for large-scale EP and AFD under EP imbalance over the paper's Fig. 6 grid."""
     from afdscope.paper.study import imbalance_study
     from afdscope.report.output import print_rows
     from afdscope.report.paper_rows import imbalance_rows
 
-    _check_plot(plot)
+    _check_plot(plot, force)
     _finite("--lambda-max", lambda_max)
     for value in [*(sigma or []), *(lam or [])]:
         _finite("--sigma/--lambda", value)
@@ -342,12 +350,13 @@ def paper_all(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("afdscope-out"),
     slo_ms: SloOpt = None,
     preset: PresetOpt = "paper",
+    force: ForceOpt = False,
 ) -> None:
     """Write the paper's tables (CSV + Markdown) and figures (PNG) into a folder."""
     from afdscope.report.paper_outputs import write_paper_outputs
 
     options = _options(preset, slo_ms, None, None, None, None)
-    summary = write_paper_outputs(out, options)
+    summary = write_paper_outputs(out, options, force=force)
     print(summary.text)
 
 
@@ -569,13 +578,17 @@ TraceOpt = Annotated[
 ]
 
 
-def _sim_options(steps, seed, jitter_cv, spike_prob, spike_size, routing, alpha, trace):
+def _sim_options(steps, seed, jitter_cv, spike_prob, spike_size, routing, alpha, trace, force):
     from afdscope.sim import SimOptions
 
     for flag, value in (("--jitter-cv", jitter_cv), ("--spike-size", spike_size), ("--alpha", alpha)):
         _finite(flag, value)
     if trace is not None and trace.suffix.lower() != ".json":
         raise AfdscopeError(f"--trace '{trace}': traces are JSON; give a file name ending in .json")
+    if trace is not None:
+        from afdscope.report.output import check_writable
+
+        check_writable([trace], force)
     return SimOptions(
         steps=steps,
         seed=seed,
@@ -630,6 +643,7 @@ def simulate_ep_cmd(
     routing: RoutingOptT = RoutingOpt.balanced,
     alpha: AlphaOpt = 1.01,
     trace: TraceOpt = None,
+    force: ForceOpt = False,
     fmt: FormatOpt = Fmt.table,
 ) -> None:
     """Simulate large-scale EP decode steps (SimPy) and compare with the closed form.
@@ -643,7 +657,7 @@ def simulate_ep_cmd(
     from afdscope.sim import simulate_ep
 
     _check_mode(batch_per_gpu, tpot_slo_ms)
-    sim = _sim_options(steps, seed, jitter_cv, spike_prob, spike_size, routing, alpha, trace)
+    sim = _sim_options(steps, seed, jitter_cv, spike_prob, spike_size, routing, alpha, trace, force)
     scenario = _scenario(context, mtp_draft, mtp_accept, weights, kv_dtype, attention_dtype)
     result = simulate_ep(
         load_model(model),
@@ -694,6 +708,7 @@ def simulate_afd_cmd(
     routing: RoutingOptT = RoutingOpt.balanced,
     alpha: AlphaOpt = 1.01,
     trace: TraceOpt = None,
+    force: ForceOpt = False,
     fmt: FormatOpt = Fmt.table,
 ) -> None:
     """Simulate AFD decode steps (SimPy): micro-batches through attention, link and FFN resources.
@@ -711,7 +726,7 @@ def simulate_afd_cmd(
     ffn_name = ffn_hardware or hardware
     if attn_name is None or ffn_name is None:
         raise AfdscopeError("give --hardware, or both --attention-hardware and --ffn-hardware")
-    sim = _sim_options(steps, seed, jitter_cv, spike_prob, spike_size, routing, alpha, trace)
+    sim = _sim_options(steps, seed, jitter_cv, spike_prob, spike_size, routing, alpha, trace, force)
     scenario = _scenario(context, mtp_draft, mtp_accept, weights, kv_dtype, attention_dtype)
     result = simulate_afd(
         load_model(model),
@@ -949,6 +964,7 @@ def search_cmd(
     value_set: SetDsOpt = ValueSetOpt.datasheet,
     fmt: FormatOpt = Fmt.table,
     plot: PlotOpt = None,
+    force: ForceOpt = False,
 ) -> None:
     """Best EP and AFD deployments under a latency constraint, their Pareto fronts, and a verdict.
 
@@ -959,7 +975,7 @@ def search_cmd(
     from afdscope.deploy.options import deploy_preset
     from afdscope.search import Constraint, SearchSpace, search
 
-    _check_plot(plot)
+    _check_plot(plot, force)
     _finite("--tpot-slo-ms", tpot_slo_ms)
     _finite("--min-tokens-per-s-per-user", min_tokens_per_s_per_user)
     if (tpot_slo_ms is None) == (min_tokens_per_s_per_user is None):
@@ -1037,6 +1053,7 @@ def map_cmd(
     max_gpus: Annotated[int, typer.Option("--max-gpus", min=16, max=4096, help="Largest deployment.")] = 256,
     fmt: FormatOpt = Fmt.table,
     plot: PlotOpt = None,
+    force: ForceOpt = False,
 ) -> None:
     """The AFD/EP throughput ratio over two axes: scale-out-bandwidth, scale-up-bandwidth,
     scale-up-domain, fp8-flops, hbm-bandwidth, expert-intermediate-size, experts-per-token,
@@ -1048,7 +1065,7 @@ def map_cmd(
     from afdscope.catalog.hardware_catalog import load_hardware
     from afdscope.catalog.model_catalog import load_model
 
-    _check_plot(plot)
+    _check_plot(plot, force)
     _finite("--tpot-slo-ms", tpot_slo_ms)
     x_axis, y_axis = axis(x), axis(y)
     xr = _range("--x-range", x_range, x_axis.default_range)

@@ -82,6 +82,14 @@ def print_rows(rows: Sequence[dict], fmt: Format, title: str | None = None) -> N
         Console(width=None if sys.stdout.isatty() else 240).print(table)
 
 
+def check_writable(paths, force: bool) -> None:
+    """Refuse to replace existing files unless asked: one error naming them, before anything is written."""
+    existing = [str(p) for p in paths if Path(p).exists()]
+    if existing and not force:
+        shown = ", ".join(existing[:3]) + (f" and {len(existing) - 3} more" if len(existing) > 3 else "")
+        raise AfdscopeError(f"{shown} already exists; pass --force to overwrite")
+
+
 def atomic_write(path: str | Path, data: str | bytes) -> Path:
     """Write via a temporary file in the same folder and rename, so no reader sees half a file."""
     path = Path(path)

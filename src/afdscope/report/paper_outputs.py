@@ -11,7 +11,7 @@ from pathlib import Path
 
 from afdscope.paper.options import PaperOptions
 from afdscope.paper.study import curve_study, imbalance_study, matrix_study
-from afdscope.report.output import atomic_write, to_csv, to_markdown
+from afdscope.report.output import atomic_write, check_writable, to_csv, to_markdown
 from afdscope.report.paper_rows import curve_rows, imbalance_rows, matrix_rows
 
 # The paper's two headline curves: the dead zone on a standard cluster, and the Superpod case.
@@ -24,11 +24,20 @@ class PaperOutputs:
     text: str
 
 
-def write_paper_outputs(out: str | Path, options: PaperOptions | None = None) -> PaperOutputs:
+def output_names() -> list[str]:
+    """The files `write_paper_outputs` writes, in order."""
+    stems = ["hfu_matrix", *(f"curve_{m}_{h}" for m, h in DEFAULT_CURVES), "imbalance_fig6"]
+    return [f"{stem}.{ext}" for stem in stems for ext in ("csv", "md", "png")]
+
+
+def write_paper_outputs(
+    out: str | Path, options: PaperOptions | None = None, force: bool = False
+) -> PaperOutputs:
     from afdscope.report.figures import plot_curve, plot_imbalance, plot_matrix
 
     options = options or PaperOptions()
     out = Path(out)
+    check_writable([out / name for name in output_names()], force)
     cells = matrix_study(options=options)
     curves = [curve_study(m, h, "paper", options) for m, h in DEFAULT_CURVES]
     grid = imbalance_study()

@@ -18,6 +18,8 @@ $(STAMP): pyproject.toml
 
 run: install
 	$(BIN)/afdscope paper all --out $(OUT) --force
+	$(BIN)/afdscope report --model deepseek-v3 --hardware h800 --context 4096 --tpot-slo-ms 50 \
+		--out $(OUT)/report.html --force
 
 test: install
 	$(BIN)/python -m pytest

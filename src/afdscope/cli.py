@@ -1109,6 +1109,59 @@ def _range(flag: str, text: str | None, default: tuple[float, float]) -> tuple[f
     return low, high
 
 
+# ---------------------------------------------------------------- report
+
+
+@app.command("report")
+def report_cmd(
+    model: Annotated[str, typer.Option("--model", help="Model short name or config.json path.")],
+    context: ContextOpt,
+    tpot_slo_ms: Annotated[float, typer.Option("--tpot-slo-ms", help="TPOT SLO in ms.")],
+    hardware: Annotated[
+        list[str] | None, typer.Option("--hardware", help="Candidate GPUs (EP and AFD).")
+    ] = None,
+    attention_hardware: Annotated[
+        list[str] | None, typer.Option("--attention-hardware", help="AFD attention candidates.")
+    ] = None,
+    ffn_hardware: Annotated[
+        list[str] | None, typer.Option("--ffn-hardware", help="AFD FFN candidates.")
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="The HTML file to write.")] = Path("report.html"),
+    max_gpus: Annotated[int, typer.Option("--max-gpus", min=16, max=4096, help="Largest deployment.")] = 256,
+    price: Annotated[list[str] | None, typer.Option("--price", help="HARDWARE=USD per GPU-hour.")] = None,
+    force: ForceOpt = False,
+) -> None:
+    """One self-contained HTML page: verdict, best configurations, Pareto fronts, TPOT budget,
+    imbalance sensitivity, the paper's view and the where-AFD-pays map.
+
+    Example: afdscope report --model deepseek-v3 --hardware h800 --context 4096 --tpot-slo-ms 50 -o r.html
+    """
+    from afdscope.cost import parse_prices
+    from afdscope.report.deployment_report import write_report
+
+    _finite("--tpot-slo-ms", tpot_slo_ms)
+    update, state = _progress_after_one_second()
+    path, data = write_report(
+        out,
+        force,
+        model=model,
+        context=context,
+        tpot_slo_ms=tpot_slo_ms,
+        hardware=_split(hardware) or [],
+        attention_hardware=_split(attention_hardware) or [],
+        ffn_hardware=_split(ffn_hardware) or [],
+        max_gpus=max_gpus,
+        prices=parse_prices(price),
+        progress=update,
+    )
+    if state["bar"] is not None:
+        state["bar"].stop()
+    from afdscope.report.search_rows import verdict_line
+
+    print(verdict_line(data.search))
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB; computed in {data.seconds:.2f} s)")
+
+
 def main() -> None:
     try:
         code = app(standalone_mode=False)

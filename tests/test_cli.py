@@ -449,3 +449,54 @@ def test_existing_outputs_are_kept_unless_forced(tmp_path):
     assert png.read_bytes() == b"mine"
     assert run("paper", "imbalance", "--plot", str(png), "--force", "-f", "csv").returncode == 0
     assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+HELP_COMMANDS = [
+    ["models"],
+    ["model", "show"],
+    ["hardware"],
+    ["hardware", "show"],
+    ["paper", "matrix"],
+    ["paper", "curve"],
+    ["paper", "imbalance"],
+    ["paper", "eaas"],
+    ["paper", "all"],
+    ["eval", "ep"],
+    ["eval", "afd"],
+    ["simulate", "ep"],
+    ["simulate", "afd"],
+    ["imbalance"],
+    ["search"],
+    ["map"],
+    ["report"],
+]
+
+
+@pytest.mark.parametrize("command", HELP_COMMANDS, ids=" ".join)
+def test_every_command_has_an_example_in_its_help(command, capsys, monkeypatch):
+    from afdscope.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["afdscope", *command, "--help"])
+    with pytest.raises(SystemExit) as info:
+        main()
+    assert info.value.code == 0
+    assert "Example" in capsys.readouterr().out
+
+
+def test_quiet_keeps_results_and_drops_information():
+    args = (
+        "search",
+        "--model",
+        "deepseek-v3",
+        "--hardware",
+        "h800",
+        "--context",
+        "4096",
+        "--tpot-slo-ms",
+        "50",
+        "--max-gpus",
+        "32",
+    )
+    loud, quiet = run(*args), run("--quiet", *args)
+    assert "configurations in" in loud.stderr and quiet.stderr == ""
+    assert "verdict:" in quiet.stdout

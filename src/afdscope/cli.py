@@ -23,7 +23,10 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 model_app = typer.Typer(help="One model's spec.", no_args_is_help=True)
-hardware_app = typer.Typer(help="List the hardware catalog, or show one device.", invoke_without_command=True)
+hardware_app = typer.Typer(
+    help="List the hardware catalog, or show one device.\n\nExample: afdscope hardware --hardware-set paper",
+    invoke_without_command=True,
+)
 paper_app = typer.Typer(help="The analyses of arXiv 2602.09721, reproduced.", no_args_is_help=True)
 eval_app = typer.Typer(
     help="Predict one deployment: throughput, TPOT, memory, bottleneck.", no_args_is_help=True
@@ -85,13 +88,27 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+# Set by --quiet: progress bars and informational lines stay off; results are still printed.
+_QUIET = False
+
+
 @app.callback()
 def _root(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress bars or informational lines.")
+    ] = False,
 ) -> None:
-    pass
+    global _QUIET
+    _QUIET = quiet
+
+
+def _info(text: str) -> None:
+    """An informational line (timing, files written) on stderr, unless --quiet."""
+    if not _QUIET:
+        print(text, file=sys.stderr)
 
 
 def _finite(flag: str, value: float | None) -> None:
@@ -150,7 +167,10 @@ def _check_plot(plot: Path | None, force: bool) -> None:
 
 @app.command("models")
 def models_cmd(fmt: FormatOpt = Fmt.table) -> None:
-    """List the model catalog."""
+    """List the model catalog.
+
+    Example: afdscope models --format csv
+    """
     from afdscope.catalog.model_catalog import list_models, load_model
     from afdscope.report.catalog_rows import model_summary_row
     from afdscope.report.output import print_rows
@@ -163,7 +183,10 @@ def model_show(
     name: Annotated[str, typer.Argument(help="Short name (see `afdscope models`) or path to a config.json.")],
     fmt: FormatOpt = Fmt.table,
 ) -> None:
-    """Show one model: layers, experts, attention geometry, KV bytes and parameters."""
+    """Show one model: layers, experts, attention geometry, KV bytes and parameters.
+
+    Example: afdscope model show deepseek-v3   (or a path: afdscope model show ./my-model/config.json)
+    """
     from afdscope.catalog.model_catalog import load_model
     from afdscope.report.catalog_rows import model_detail
     from afdscope.report.output import print_rows, to_json
@@ -179,7 +202,10 @@ def model_show(
 def hardware_list(
     ctx: typer.Context, value_set: SetOpt = ValueSetOpt.datasheet, fmt: FormatOpt = Fmt.table
 ) -> None:
-    """List the hardware catalog (effective, sustained values)."""
+    """List the hardware catalog (effective, sustained values), or show one device.
+
+    Example: afdscope hardware --hardware-set paper; afdscope hardware show h800
+    """
     if ctx.invoked_subcommand is not None:
         # `afdscope hardware --hardware-set paper show h800`: options given before `show` apply to it.
         ctx.obj = {"value_set": value_set, "fmt": fmt}
@@ -206,7 +232,10 @@ def hardware_show(
     ] = None,
     fmt: Annotated[Fmt | None, typer.Option("--format", "-f", help="Output format.")] = None,
 ) -> None:
-    """Show one device: peaks, sustained fractions, effective values, sources."""
+    """Show one device: peaks, sustained fractions, effective values, sources.
+
+    Example: afdscope hardware show gb200 --hardware-set paper -f json
+    """
     parent = ctx.obj or {}
     value_set = value_set or parent.get("value_set", ValueSetOpt.datasheet)
     fmt = fmt or parent.get("fmt", Fmt.table)
@@ -242,7 +271,10 @@ def paper_matrix(
     plot: PlotOpt = None,
     force: ForceOpt = False,
 ) -> None:
-    """The hardware × model matrix of AFD FFN-side HFU ceilings (paper Fig. 5)."""
+    """The hardware × model matrix of AFD FFN-side HFU ceilings (paper Fig. 5).
+
+    Example: afdscope paper matrix --hardware h800,gb200 --full-duplex --plot matrix.png
+    """
     from afdscope.paper.study import matrix_study
     from afdscope.report.output import print_rows
     from afdscope.report.paper_rows import matrix_rows
@@ -273,7 +305,10 @@ def paper_curve(
     plot: PlotOpt = None,
     force: ForceOpt = False,
 ) -> None:
-    """One row per FFN node count: G, tokens, intensity, OFU, S_t, HFU, regime (paper Fig. 4)."""
+    """One row per FFN node count: G, tokens, intensity, OFU, S_t, HFU, regime (paper Fig. 4).
+
+    Example: afdscope paper curve --model deepseek-v3 --hardware h800 --plot dead-zone.png
+    """
     from afdscope.paper.study import curve_study
     from afdscope.report.output import print_rows
     from afdscope.report.paper_rows import curve_rows
@@ -302,7 +337,10 @@ def paper_imbalance(
     plot: PlotOpt = None,
     force: ForceOpt = False,
 ) -> None:
-    """α for large-scale EP and AFD under EP imbalance over the paper's Fig. 6 grid."""
+    """α for large-scale EP and AFD under EP imbalance over the paper's Fig. 6 grid.
+
+    Example: afdscope paper imbalance --sigma 0.8 --n-ffn 1 --plot alpha.png
+    """
     from afdscope.paper.study import imbalance_study
     from afdscope.report.output import print_rows
     from afdscope.report.paper_rows import imbalance_rows
@@ -329,7 +367,10 @@ def paper_eaas(
     max_ffn_nodes: MaxNodesOpt = 64,
     fmt: FormatOpt = Fmt.table,
 ) -> None:
-    """Expert-as-a-Service node count: one expert service per MoE layer (paper §5)."""
+    """Expert-as-a-Service node count: one expert service per MoE layer (paper §5).
+
+    Example: afdscope paper eaas --model deepseek-v3 --hardware h800
+    """
     from afdscope.catalog.hardware_catalog import load_hardware
     from afdscope.catalog.model_catalog import load_model
     from afdscope.paper.eaas import eaas_estimate
@@ -352,7 +393,10 @@ def paper_all(
     preset: PresetOpt = "paper",
     force: ForceOpt = False,
 ) -> None:
-    """Write the paper's tables (CSV + Markdown) and figures (PNG) into a folder."""
+    """Write the paper's tables (CSV + Markdown) and figures (PNG) into a folder.
+
+    Example: afdscope paper all --out afdscope-out --force
+    """
     from afdscope.report.paper_outputs import write_paper_outputs
 
     options = _options(preset, slo_ms, None, None, None, None)
@@ -907,7 +951,7 @@ def _progress_after_one_second():
 
     def update(done: int, total: int) -> None:
         if state["bar"] is None:
-            if time.perf_counter() - state["t0"] < 1.0 or not sys.stderr.isatty():
+            if _QUIET or time.perf_counter() - state["t0"] < 1.0 or not sys.stderr.isatty():
                 return
             from rich.console import Console
             from rich.progress import Progress
@@ -1031,7 +1075,7 @@ def search_cmd(
     else:
         print_rows(best_rows(result), "table", f"{result.inputs['model']}: best configurations")
         print(verdict_line(result))
-        print(f"{result.evaluated:,} configurations in {result.seconds:.2f} s")
+        _info(f"{result.evaluated:,} configurations in {result.seconds:.2f} s")
 
 
 # ---------------------------------------------------------------- map
@@ -1076,6 +1120,7 @@ def map_cmd(
     from afdscope.deploy.step import check_slo
 
     check_slo(tpot_slo_ms * 1e-3, DEFAULT_OPTIONS, 1.0)
+    update, state = _progress_after_one_second()
     result = afd_ep_map(
         m,
         hw,
@@ -1086,7 +1131,10 @@ def map_cmd(
         x_axis.values(*xr, points),
         y_axis.values(*yr, points),
         max_gpus=max_gpus,
+        progress=update,
     )
+    if state["bar"] is not None:
+        state["bar"].stop()
     if plot:
         from afdscope.report.figures import plot_map
 
@@ -1159,7 +1207,7 @@ def report_cmd(
     from afdscope.report.search_rows import verdict_line
 
     print(verdict_line(data.search))
-    print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB; computed in {data.seconds:.2f} s)")
+    _info(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB; computed in {data.seconds:.2f} s)")
 
 
 def main() -> None:

@@ -379,7 +379,7 @@ def test_report_writes_once_and_needs_force_to_overwrite(tmp_path):
     args = [*BASE, "--tpot-slo-ms", "50", "--max-gpus", "32", "-o", str(out)]
     r = run(*args)
     assert r.returncode == 0, r.stderr
-    assert out.stat().st_size > 1_000_000 and "verdict:" in r.stdout and str(out) in r.stdout
+    assert out.stat().st_size > 1_000_000 and "verdict:" in r.stdout and str(out) in r.stderr
     first = out.read_text()
     assert "Plotly.newPlot(" in first and "--max-gpus 32" in first
     out.write_text("keep me")

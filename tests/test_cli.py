@@ -500,3 +500,33 @@ def test_quiet_keeps_results_and_drops_information():
     loud, quiet = run(*args), run("--quiet", *args)
     assert "configurations in" in loud.stderr and quiet.stderr == ""
     assert "verdict:" in quiet.stdout
+
+
+def test_load_factor_and_replica_flags_reach_the_evaluator():
+    base = (
+        "eval",
+        "ep",
+        "--model",
+        "deepseek-v3",
+        "--hardware",
+        "h800",
+        "--gpus",
+        "64",
+        "--context",
+        "4096",
+        "--batch-per-gpu",
+        "64",
+        "-f",
+        "json",
+    )
+    plain = json.loads(run(*base).stdout)
+    skewed = json.loads(run(*base, "--expert-load-factor", "1.5", "--comm-load-factor", "1.5").stdout)
+    assert skewed["tokens_per_s_per_gpu"] < plain["tokens_per_s_per_gpu"]
+    replicas = json.loads(run(*base, "--redundant-experts", "64").stdout)
+    # 320 expert slots over 64 GPUs: 5 instead of 4 per GPU, × 58 layers × 3·7168·2048 B
+    extra = (
+        replicas["memory_gb_per_gpu"]["ep"]["routed_experts"]
+        - plain["memory_gb_per_gpu"]["ep"]["routed_experts"]
+    )
+    assert extra == pytest.approx(58 * 3 * 7168 * 2048 / 1e9)
+    assert_clean_error(run(*base, "--expert-load-factor", "0.5"), "--expert-load-factor")

@@ -444,9 +444,36 @@ SetDsOpt = Annotated[
     ValueSetOpt, typer.Option("--hardware-set", help="Datasheet peaks or the paper's Table 5.")
 ]
 StrictOpt = Annotated[bool, typer.Option("--strict", help="Exit 1 when the result is infeasible.")]
+ExpertLoadOpt = Annotated[
+    float,
+    typer.Option("--expert-load-factor", min=1.0, help="Busiest expert GPU's assignments / mean (1/σ)."),
+]
+CommLoadOpt = Annotated[
+    float, typer.Option("--comm-load-factor", min=1.0, help="Busiest expert GPU's received bytes / mean.")
+]
+RedundantOpt = Annotated[
+    int, typer.Option("--redundant-experts", min=0, max=4096, help="EPLB replica slots over the expert GPUs.")
+]
 AttnTpOpt = Annotated[
     int, typer.Option("--attention-tp", min=1, max=64, help="Tensor parallelism inside DP attention groups.")
 ]
+
+
+def _deploy_options(preset: str, expert_load: float, comm_load: float, redundant: int, **overrides):
+    """A preset with the routing-skew factors (afdscope imbalance prints them) and EPLB replicas."""
+    from dataclasses import replace
+
+    from afdscope.deploy.options import deploy_preset
+
+    for flag, value in (("--expert-load-factor", expert_load), ("--comm-load-factor", comm_load)):
+        _finite(flag, value)
+    base = deploy_preset(preset, **overrides)
+    return replace(
+        base,
+        expert_load_factor=expert_load,
+        comm_load_factor=comm_load,
+        memory=replace(base.memory, redundant_experts=redundant),
+    )
 
 
 def _scenario(context, draft, accept, weights, kv, attention):
@@ -500,6 +527,9 @@ def eval_ep_cmd(
     overlap: Annotated[OverlapOpt, typer.Option("--overlap", help="2bo, sbo or nbo.")] = OverlapOpt.two,
     attention_tp: AttnTpOpt = 1,
     preset: DeployPresetOpt = "default",
+    expert_load_factor: ExpertLoadOpt = 1.0,
+    comm_load_factor: CommLoadOpt = 1.0,
+    redundant_experts: RedundantOpt = 0,
     value_set: SetDsOpt = ValueSetOpt.datasheet,
     fmt: FormatOpt = Fmt.table,
     strict: StrictOpt = False,
@@ -511,11 +541,12 @@ def eval_ep_cmd(
     from afdscope.catalog.hardware_catalog import load_hardware
     from afdscope.catalog.model_catalog import load_model
     from afdscope.deploy.ep import eval_ep
-    from afdscope.deploy.options import deploy_preset
 
     _check_mode(batch_per_gpu, tpot_slo_ms)
     scenario = _scenario(context, mtp_draft, mtp_accept, weights, kv_dtype, attention_dtype)
-    options = deploy_preset(preset, ep_overlap=overlap.value)
+    options = _deploy_options(
+        preset, expert_load_factor, comm_load_factor, redundant_experts, ep_overlap=overlap.value
+    )
     result = eval_ep(
         load_model(model),
         load_hardware(hardware, value_set.value),
@@ -555,6 +586,9 @@ def eval_afd_cmd(
         int, typer.Option("--expert-tp", min=1, max=8, help="Shards per expert on the FFN side (ETP).")
     ] = 1,
     preset: DeployPresetOpt = "default",
+    expert_load_factor: ExpertLoadOpt = 1.0,
+    comm_load_factor: CommLoadOpt = 1.0,
+    redundant_experts: RedundantOpt = 0,
     value_set: SetDsOpt = ValueSetOpt.datasheet,
     fmt: FormatOpt = Fmt.table,
     strict: StrictOpt = False,
@@ -567,7 +601,6 @@ def eval_afd_cmd(
     from afdscope.catalog.hardware_catalog import load_hardware
     from afdscope.catalog.model_catalog import load_model
     from afdscope.deploy.afd import eval_afd
-    from afdscope.deploy.options import deploy_preset
 
     _check_mode(batch_per_gpu, tpot_slo_ms)
     attn_name = attention_hardware or hardware
@@ -575,7 +608,13 @@ def eval_afd_cmd(
     if attn_name is None or ffn_name is None:
         raise AfdscopeError("give --hardware, or both --attention-hardware and --ffn-hardware")
     scenario = _scenario(context, mtp_draft, mtp_accept, weights, kv_dtype, attention_dtype)
-    options = deploy_preset(preset, shared_experts_on=shared_experts_on.value)
+    options = _deploy_options(
+        preset,
+        expert_load_factor,
+        comm_load_factor,
+        redundant_experts,
+        shared_experts_on=shared_experts_on.value,
+    )
     result = eval_afd(
         load_model(model),
         load_hardware(attn_name, value_set.value),
@@ -678,6 +717,9 @@ def simulate_ep_cmd(
     overlap: Annotated[OverlapOpt, typer.Option("--overlap", help="2bo or nbo.")] = OverlapOpt.two,
     attention_tp: AttnTpOpt = 1,
     preset: DeployPresetOpt = "default",
+    expert_load_factor: ExpertLoadOpt = 1.0,
+    comm_load_factor: CommLoadOpt = 1.0,
+    redundant_experts: RedundantOpt = 0,
     value_set: SetDsOpt = ValueSetOpt.datasheet,
     steps: StepsOpt = 20,
     seed: SeedOpt = 0,
@@ -697,7 +739,6 @@ def simulate_ep_cmd(
     """
     from afdscope.catalog.hardware_catalog import load_hardware
     from afdscope.catalog.model_catalog import load_model
-    from afdscope.deploy.options import deploy_preset
     from afdscope.sim import simulate_ep
 
     _check_mode(batch_per_gpu, tpot_slo_ms)
@@ -710,7 +751,9 @@ def simulate_ep_cmd(
         gpus,
         batch_per_gpu=batch_per_gpu,
         tpot_slo_s=None if tpot_slo_ms is None else tpot_slo_ms * 1e-3,
-        options=deploy_preset(preset, ep_overlap=overlap.value),
+        options=_deploy_options(
+            preset, expert_load_factor, comm_load_factor, redundant_experts, ep_overlap=overlap.value
+        ),
         attention_tp=attention_tp,
         sim=sim,
     )
@@ -743,6 +786,9 @@ def simulate_afd_cmd(
         int, typer.Option("--expert-tp", min=1, max=8, help="Shards per expert on the FFN side (ETP).")
     ] = 1,
     preset: DeployPresetOpt = "default",
+    expert_load_factor: ExpertLoadOpt = 1.0,
+    comm_load_factor: CommLoadOpt = 1.0,
+    redundant_experts: RedundantOpt = 0,
     value_set: SetDsOpt = ValueSetOpt.datasheet,
     steps: StepsOpt = 20,
     seed: SeedOpt = 0,
@@ -762,7 +808,6 @@ def simulate_afd_cmd(
     """
     from afdscope.catalog.hardware_catalog import load_hardware
     from afdscope.catalog.model_catalog import load_model
-    from afdscope.deploy.options import deploy_preset
     from afdscope.sim import simulate_afd
 
     _check_mode(batch_per_gpu, tpot_slo_ms)
@@ -782,7 +827,13 @@ def simulate_afd_cmd(
         micro_batches,
         batch_per_gpu=batch_per_gpu,
         tpot_slo_s=None if tpot_slo_ms is None else tpot_slo_ms * 1e-3,
-        options=deploy_preset(preset, shared_experts_on=shared_experts_on.value),
+        options=_deploy_options(
+            preset,
+            expert_load_factor,
+            comm_load_factor,
+            redundant_experts,
+            shared_experts_on=shared_experts_on.value,
+        ),
         whole_nodes=not sub_node,
         attention_tp=attention_tp,
         expert_tp=expert_tp,
@@ -1005,6 +1056,9 @@ def search_cmd(
     attention_dtype: AttnDtypeOpt = KvOpt.bf16,
     price: Annotated[list[str] | None, typer.Option("--price", help="HARDWARE=USD per GPU-hour.")] = None,
     preset: DeployPresetOpt = "default",
+    expert_load_factor: ExpertLoadOpt = 1.0,
+    comm_load_factor: CommLoadOpt = 1.0,
+    redundant_experts: RedundantOpt = 0,
     value_set: SetDsOpt = ValueSetOpt.datasheet,
     fmt: FormatOpt = Fmt.table,
     plot: PlotOpt = None,
@@ -1016,7 +1070,6 @@ def search_cmd(
     """
     from afdscope.catalog.model_catalog import load_model
     from afdscope.cost import parse_prices
-    from afdscope.deploy.options import deploy_preset
     from afdscope.search import Constraint, SearchSpace, search
 
     _check_plot(plot, force)
@@ -1045,7 +1098,7 @@ def search_cmd(
     )
     from afdscope.deploy.step import check_slo
 
-    options = deploy_preset(preset)
+    options = _deploy_options(preset, expert_load_factor, comm_load_factor, redundant_experts)
     check_slo(constraint.tpot_limit_s, options, scenario.tokens_per_step)
     update, state = _progress_after_one_second()
     result = search(

@@ -10,10 +10,8 @@ Equations, calibration values and their sources: docs/ops/attention.md (spec bey
 
 from __future__ import annotations
 
-import csv
 import math
 from dataclasses import dataclass
-from importlib import resources
 from typing import Literal
 
 import numpy as np
@@ -275,13 +273,17 @@ _MICROBENCH_MODELS = {"Step3": "step3", "DeepSeek-V3": "deepseek-v3", "Qwen3-235
 def load_attention_microbench() -> list[dict]:
     """Rows of calibration/attention_layer_microbench.csv: attention, model, gpu, context_tokens (int),
     layer_us (float), plus the catalog names model_key and hardware_key."""
-    text = (
-        resources.files("afdscope.calibration").joinpath("attention_layer_microbench.csv").read_text("utf-8")
-    )
+    from afdscope.calibration import read_table
+
     rows = []
-    for row in csv.DictReader(line for line in text.splitlines() if line and not line.startswith("#")):
+    for row in read_table("attention_layer_microbench.csv"):
         if not row["layer_us"]:
             continue  # not reported
+        if row["model"] not in _MICROBENCH_MODELS:
+            raise AfdscopeError(
+                f"attention_layer_microbench.csv: model {row['model']!r} has no catalog name; "
+                f"use one of {', '.join(_MICROBENCH_MODELS)} or map it in _MICROBENCH_MODELS"
+            )
         rows.append(
             row
             | {

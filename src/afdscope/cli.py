@@ -698,7 +698,7 @@ def _print_sim(result, fmt: Fmt, trace: Path | None) -> None:
         if not result.closed_form["feasible"]:
             print("closed form: infeasible: " + "; ".join(result.closed_form["reasons"]))
         steps = len(result.step_ms)
-        print(f"{steps} steps, {result.events:,} events in {result.wall_s:.2f} s")
+        _info(f"{steps} steps, {result.events:,} events in {result.wall_s:.2f} s")
 
 
 @simulate_app.command("ep")
@@ -1009,7 +1009,7 @@ def _progress_after_one_second():
 
             state["bar"] = Progress(console=Console(stderr=True), transient=True)
             state["bar"].start()
-            state["task"] = state["bar"].add_task("searching", total=total)
+            state["task"] = state["bar"].add_task("working", total=total)
         state["bar"].update(state["task"], completed=done)
         if done >= total:
             state["bar"].stop()

@@ -410,5 +410,10 @@ def search(
             "mtp_draft_tokens": scenario.mtp_draft_tokens,
             "mtp_acceptance": scenario.mtp_acceptance,
             "max_gpus": space.max_gpus,
+            "preset_overrides": {
+                "expert_load_factor": float(np.max(options.expert_load_factor)),
+                "comm_load_factor": float(np.max(options.comm_load_factor)),
+                "redundant_experts": options.memory.redundant_experts,
+            },
         },
     )

@@ -33,7 +33,8 @@ class DeployOptions:
     # Per-step work outside the layer pipeline that no operator model covers: CUDA-graph replay,
     # scheduler, sampling and host sync. ≈ 2 ms in SGLang/vLLM decode traces; not fitted to throughput.
     step_overhead_s: float = 2e-3
-    # AFD: the first micro-batch enters an empty pipeline and the last leaves one (MegaScale-Infer).
+    # Pipeline fill and drain once per step: AFD's first micro-batch enters an empty pipeline and the
+    # last leaves one (MegaScale-Infer); EP 2BO's last block overlaps nothing.
     pipeline_fill: bool = True
     # Large-scale EP overlap scheme (paper Table 2): two-batch, single-batch (comm behind the shared
     # expert) or none.

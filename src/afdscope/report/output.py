@@ -87,7 +87,8 @@ def check_writable(paths, force: bool) -> None:
     existing = [str(p) for p in paths if Path(p).exists()]
     if existing and not force:
         shown = ", ".join(existing[:3]) + (f" and {len(existing) - 3} more" if len(existing) > 3 else "")
-        raise AfdscopeError(f"{shown} already exists; pass --force to overwrite")
+        verb = "exists" if len(existing) == 1 else "exist"
+        raise AfdscopeError(f"{shown} already {verb}; pass --force to overwrite")
 
 
 def atomic_write(path: str | Path, data: str | bytes) -> Path:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
+import numpy as np
+
 from afdscope.deploy.afd import eval_afd, evaluate_afd
 from afdscope.deploy.options import DEFAULT_OPTIONS, DeployOptions
 from afdscope.sim import engine
@@ -75,7 +77,12 @@ def simulate_afd(
         redundant=options.memory.redundant_experts,
         gpus_per_node=ffn_hw.gpus_per_node,
     )
-    skewed = replace(options, expert_load_factor=expert_f, comm_load_factor=comm_f)
+    # Drawn routing multiplies whatever skew the options already carry (the --*-load-factor flags).
+    skewed = replace(
+        options,
+        expert_load_factor=np.asarray(options.expert_load_factor) * expert_f,
+        comm_load_factor=np.asarray(options.comm_load_factor) * comm_f,
+    )
     ev = evaluate_afd(
         model, attention_hw, ffn_hw, scenario, attention_gpus, ffn_gpus, m, batch, skewed, **deployment
     )

@@ -18,6 +18,8 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
+import numpy as np
+
 from afdscope.deploy.ep import eval_ep, evaluate_ep
 from afdscope.deploy.options import DEFAULT_OPTIONS, DeployOptions
 from afdscope.errors import AfdscopeError
@@ -75,7 +77,12 @@ def simulate_ep(
         expert_gpus=gpus,
         redundant=options.memory.redundant_experts,
     )
-    skewed = replace(options, expert_load_factor=expert_f, comm_load_factor=comm_f)
+    # Drawn routing multiplies whatever skew the options already carry (the --*-load-factor flags).
+    skewed = replace(
+        options,
+        expert_load_factor=np.asarray(options.expert_load_factor) * expert_f,
+        comm_load_factor=np.asarray(options.comm_load_factor) * comm_f,
+    )
     ev = evaluate_ep(model, hw, scenario, gpus, batch, skewed, attention_tp=attention_tp)
 
     # Two blocks per layer, as the closed form counts them: compute (attention, shared and routed

@@ -6,22 +6,12 @@ Run alone with `python benchmarks/imbalance_bench.py`; benchmarks/run.py adds th
 
 from __future__ import annotations
 
-import statistics
-import time
+from timing import median_s
 
 from afdscope.catalog.model_catalog import load_model
 from afdscope.imbalance import Popularity, simulate_routing
 
 DRAWS, TOKENS, GPUS = 10_000, 8_192, 64
-
-
-def _median_s(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def imbalance_rows(repeat: int = 5) -> list[tuple[str, float]]:
@@ -37,7 +27,7 @@ def imbalance_rows(repeat: int = 5) -> list[tuple[str, float]]:
     return [
         (
             f"imbalance: {size}, {label}",
-            _median_s(
+            median_s(
                 lambda p=pop, r=r: simulate_routing(model, p, TOKENS, DRAWS, gpus=GPUS, redundant=r),
                 repeat,
             ),

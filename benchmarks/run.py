@@ -6,15 +6,14 @@ under 0.3 s.
 
 from __future__ import annotations
 
-import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 from imbalance_bench import imbalance_rows
 from sim_bench import sim_rows
+from timing import median_s
 
 from afdscope.catalog.hardware_catalog import PAPER_HARDWARE, load_hardware
 from afdscope.catalog.model_catalog import PAPER_MODELS, load_model
@@ -22,15 +21,6 @@ from afdscope.paper.ceiling import hfu_matrix
 from afdscope.paper.ffn_rank import RankProblem, rank_curve
 from afdscope.paper.imbalance import imbalance_grid
 from afdscope.paper.options import PaperOptions
-
-
-def median_s(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def main() -> None:

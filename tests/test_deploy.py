@@ -213,3 +213,17 @@ def test_load_factors_slow_the_busiest_rank_only_where_it_binds():
     assert float(slow.tokens_per_s_per_gpu) < float(base.tokens_per_s_per_gpu)
     with pytest.raises(AfdscopeError, match="max/mean"):
         deploy_preset("default", expert_load_factor=0.8)
+
+
+def test_attention_tp_all_reduce_term_by_hand():
+    from afdscope.ops.attention import TP_ALLREDUCE_LATENCY_S, attention_layer_parts
+    from afdscope.specs.scenario import Precision
+
+    qwen = load_model("qwen3-235b")
+    dp = attention_layer_parts(qwen, H800, 32, 4096, Precision())
+    tp4 = attention_layer_parts(qwen, H800, 32, 4096, Precision(), tp=4)
+    # Ring all-reduce of the group's BF16 outputs: 4 × 32 rows × 4096 × 2 B, 2·3/4 of it per GPU, over
+    # 0.8 × 200 GB/s of NVLink, plus the fixed 10 µs.
+    expected = 10e-6 + 2 * 3 / 4 * (4 * 32 * 4096 * 2) / 160e9
+    assert TP_ALLREDUCE_LATENCY_S == 10e-6
+    assert float(tp4.overhead_s) - float(dp.overhead_s) == pytest.approx(expected)

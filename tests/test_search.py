@@ -71,6 +71,13 @@ def test_gb200_step3_afd_reaches_the_higher_ffn_utilisation_the_paper_predicts()
     r = search(load_model("step3"), CTX, Constraint(tpot_slo_s=0.05), [load_hardware("gb200")])
     assert r.afd.best.hfu_ffn > 3 * r.ep.best.hfu_ffn
     assert r.afd.best.config["fabric"] == "scale-up"
+    # Several EP sizes reach the same tokens/s per GPU here; with one price both rankings agree, and
+    # the tie goes to the smallest deployment among the front's equally fast points.
+    assert r.ep.best == r.ep.best_cost
+    fastest = [
+        p for p in r.ep.pareto if p.tokens_per_s_per_gpu >= r.ep.best.tokens_per_s_per_gpu * (1 - 1e-9)
+    ]
+    assert r.ep.best.total_gpus <= min(p.total_gpus for p in fastest)
 
 
 def test_min_tokens_per_user_is_the_same_constraint_as_tpot():
@@ -114,3 +121,12 @@ def test_constraint_validation():
         Constraint(tpot_slo_s=0.05, min_tokens_per_s_per_user=20)
     with pytest.raises(AfdscopeError):
         Constraint(tpot_slo_s=float("inf"))
+
+
+def test_values_equal_to_nine_digits_tie():
+    from afdscope.search import _rounded
+
+    v = np.array([0.1 + 0.2, 0.3, 0.3000001, np.inf, 0.0])
+    r = _rounded(v)
+    assert r[0] == r[1] and r[1] != r[2]
+    assert np.isinf(r[3]) and r[4] == 0

@@ -136,7 +136,7 @@ def _cell_best(
     b_ep = _BATCHES[None, :, None]
     for gpus in (g for g in _EP_GPU_COUNTS if g <= max_gpus and g % unit == 0):
         ev = evaluate_ep(model, hw, scenario, gpus, b_ep, options, context_tokens=context)
-        ok = np.broadcast_to(ev.fits, ev.step_s.shape) & (ev.tpot_s <= slo_s)
+        ok = ev.meets(slo_s)
         ep_best = np.maximum(ep_best, _best(ev.tokens_per_s_per_gpu, ok, (1, 2)))
     m = 3
     b_afd = np.unique(np.maximum(m, np.round(_BATCHES / m) * m))[None, :, None]
@@ -148,7 +148,7 @@ def _cell_best(
         ev = evaluate_afd(
             model, hw, hw, scenario, attn, ffn, m, b_afd, options, context_tokens=context, whole_nodes=False
         )
-        ok = np.broadcast_to(ev.fits, ev.step_s.shape) & (ev.tpot_s <= slo_s)
+        ok = ev.meets(slo_s)
         afd_best = np.maximum(afd_best, _best(ev.tokens_per_s_per_gpu, ok, (1, 2)))
     return np.atleast_1d(ep_best), np.atleast_1d(afd_best)
 

@@ -59,6 +59,19 @@ class DedupOpt(StrEnum):
 
 
 FormatOpt = Annotated[Fmt, typer.Option("--format", "-f", help="Output format.")]
+ModelOpt = Annotated[str, typer.Option("--model", help="Model short name or config.json path.")]
+HardwareOpt = Annotated[str, typer.Option("--hardware", help="Hardware short name or YAML path.")]
+EpGpusOpt = Annotated[int, typer.Option("--gpus", min=1, help="GPUs in the EP group.")]
+AttnGpusOpt = Annotated[int, typer.Option("--attention-gpus", min=1, help="Attention GPUs.")]
+FfnGpusOpt = Annotated[int, typer.Option("--ffn-gpus", min=1, help="FFN (expert) GPUs.")]
+BothHwOpt = Annotated[str | None, typer.Option("--hardware", help="Both roles' hardware.")]
+AttnHwOpt = Annotated[str | None, typer.Option("--attention-hardware", help="Attention-side hardware.")]
+FfnHwOpt = Annotated[str | None, typer.Option("--ffn-hardware", help="FFN-side hardware.")]
+MicroBatchesOpt = Annotated[int, typer.Option("--micro-batches", min=2, max=4, help="AFD pipeline depth m.")]
+SubNodeOpt = Annotated[bool, typer.Option("--sub-node", help="Allow GPU counts that are not whole nodes.")]
+ExpertTpOpt = Annotated[
+    int, typer.Option("--expert-tp", min=1, max=8, help="Shards per expert on the FFN side (ETP).")
+]
 PlotOpt = Annotated[Path | None, typer.Option("--plot", help="Also write a figure to this PNG file.")]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite output files that already exist.")]
 SloOpt = Annotated[float | None, typer.Option("--slo-ms", help="TPOT SLO in ms (paper preset: 45).")]
@@ -291,8 +304,8 @@ def paper_matrix(
 
 @paper_app.command("curve")
 def paper_curve(
-    model: Annotated[str, typer.Option("--model", help="Model short name or config.json path.")],
-    hardware: Annotated[str, typer.Option("--hardware", help="Hardware short name or YAML path.")],
+    model: ModelOpt,
+    hardware: HardwareOpt,
     slo_ms: SloOpt = None,
     value_set: SetOpt = ValueSetOpt.paper,
     preset: PresetOpt = "paper",
@@ -359,7 +372,7 @@ def paper_imbalance(
 
 @paper_app.command("eaas")
 def paper_eaas(
-    model: Annotated[str, typer.Option("--model", help="Model short name or config.json path.")],
+    model: ModelOpt,
     hardware: Annotated[str, typer.Option("--hardware", help="Hardware short name or YAML path.")] = "h800",
     slo_ms: SloOpt = None,
     value_set: SetOpt = ValueSetOpt.paper,
@@ -429,6 +442,11 @@ class SharedOnOpt(StrEnum):
     ffn = "ffn"
 
 
+SharedOnOptT = Annotated[
+    SharedOnOpt, typer.Option("--shared-experts-on", help="Which side runs the shared experts.")
+]
+
+
 ContextOpt = Annotated[int, typer.Option("--context", help="Mean KV length per request (tokens).")]
 BatchOpt = Annotated[int | None, typer.Option("--batch-per-gpu", help="Requests per (attention) GPU.")]
 TpotOpt = Annotated[
@@ -476,6 +494,16 @@ def _deploy_options(preset: str, expert_load: float, comm_load: float, redundant
     )
 
 
+def _afd_hardware(hardware, attention_hardware, ffn_hardware, value_set: str):
+    """(attention, FFN) devices: --hardware for both roles, each overridable."""
+    from afdscope.catalog.hardware_catalog import load_hardware
+
+    attention, ffn = attention_hardware or hardware, ffn_hardware or hardware
+    if attention is None or ffn is None:
+        raise AfdscopeError("give --hardware, or both --attention-hardware and --ffn-hardware")
+    return load_hardware(attention, value_set), load_hardware(ffn, value_set)
+
+
 def _scenario(context, draft, accept, weights, kv, attention):
     from afdscope.specs.scenario import Precision, Scenario
 
@@ -513,9 +541,9 @@ def _print_result(result, fmt: Fmt, strict: bool) -> None:
 
 @eval_app.command("ep")
 def eval_ep_cmd(
-    model: Annotated[str, typer.Option("--model", help="Model short name or config.json path.")],
-    hardware: Annotated[str, typer.Option("--hardware", help="Hardware short name or YAML path.")],
-    gpus: Annotated[int, typer.Option("--gpus", min=1, help="GPUs in the EP group.")],
+    model: ModelOpt,
+    hardware: HardwareOpt,
+    gpus: EpGpusOpt,
     context: ContextOpt,
     batch_per_gpu: BatchOpt = None,
     tpot_slo_ms: TpotOpt = None,
@@ -562,14 +590,14 @@ def eval_ep_cmd(
 
 @eval_app.command("afd")
 def eval_afd_cmd(
-    model: Annotated[str, typer.Option("--model", help="Model short name or config.json path.")],
-    attention_gpus: Annotated[int, typer.Option("--attention-gpus", min=1, help="Attention GPUs.")],
-    ffn_gpus: Annotated[int, typer.Option("--ffn-gpus", min=1, help="FFN (expert) GPUs.")],
+    model: ModelOpt,
+    attention_gpus: AttnGpusOpt,
+    ffn_gpus: FfnGpusOpt,
     context: ContextOpt,
-    hardware: Annotated[str | None, typer.Option("--hardware", help="Both roles' hardware.")] = None,
-    attention_hardware: Annotated[str | None, typer.Option("--attention-hardware")] = None,
-    ffn_hardware: Annotated[str | None, typer.Option("--ffn-hardware")] = None,
-    micro_batches: Annotated[int, typer.Option("--micro-batches", min=2, max=4)] = 3,
+    hardware: BothHwOpt = None,
+    attention_hardware: AttnHwOpt = None,
+    ffn_hardware: FfnHwOpt = None,
+    micro_batches: MicroBatchesOpt = 3,
     batch_per_gpu: BatchOpt = None,
     tpot_slo_ms: TpotOpt = None,
     mtp_draft: DraftOpt = 0,
@@ -577,14 +605,10 @@ def eval_afd_cmd(
     weights: WOpt = WeightsOpt.fp8,
     kv_dtype: KvDtypeOpt = KvOpt.bf16,
     attention_dtype: AttnDtypeOpt = KvOpt.bf16,
-    shared_experts_on: Annotated[SharedOnOpt, typer.Option("--shared-experts-on")] = SharedOnOpt.attention,
-    sub_node: Annotated[
-        bool, typer.Option("--sub-node", help="Allow GPU counts that are not whole nodes.")
-    ] = False,
+    shared_experts_on: SharedOnOptT = SharedOnOpt.attention,
+    sub_node: SubNodeOpt = False,
     attention_tp: AttnTpOpt = 1,
-    expert_tp: Annotated[
-        int, typer.Option("--expert-tp", min=1, max=8, help="Shards per expert on the FFN side (ETP).")
-    ] = 1,
+    expert_tp: ExpertTpOpt = 1,
     preset: DeployPresetOpt = "default",
     expert_load_factor: ExpertLoadOpt = 1.0,
     comm_load_factor: CommLoadOpt = 1.0,
@@ -598,15 +622,11 @@ def eval_afd_cmd(
     Example: afdscope eval afd --model step3 --hardware h800 --attention-gpus 16 --ffn-gpus 16
     --context 4096 --tpot-slo-ms 50
     """
-    from afdscope.catalog.hardware_catalog import load_hardware
     from afdscope.catalog.model_catalog import load_model
     from afdscope.deploy.afd import eval_afd
 
     _check_mode(batch_per_gpu, tpot_slo_ms)
-    attn_name = attention_hardware or hardware
-    ffn_name = ffn_hardware or hardware
-    if attn_name is None or ffn_name is None:
-        raise AfdscopeError("give --hardware, or both --attention-hardware and --ffn-hardware")
+    attention_hw, ffn_hw = _afd_hardware(hardware, attention_hardware, ffn_hardware, value_set.value)
     scenario = _scenario(context, mtp_draft, mtp_accept, weights, kv_dtype, attention_dtype)
     options = _deploy_options(
         preset,
@@ -617,8 +637,8 @@ def eval_afd_cmd(
     )
     result = eval_afd(
         load_model(model),
-        load_hardware(attn_name, value_set.value),
-        load_hardware(ffn_name, value_set.value),
+        attention_hw,
+        ffn_hw,
         scenario,
         attention_gpus,
         ffn_gpus,
@@ -703,9 +723,9 @@ def _print_sim(result, fmt: Fmt, trace: Path | None) -> None:
 
 @simulate_app.command("ep")
 def simulate_ep_cmd(
-    model: Annotated[str, typer.Option("--model", help="Model short name or config.json path.")],
-    hardware: Annotated[str, typer.Option("--hardware", help="Hardware short name or YAML path.")],
-    gpus: Annotated[int, typer.Option("--gpus", min=1, help="GPUs in the EP group.")],
+    model: ModelOpt,
+    hardware: HardwareOpt,
+    gpus: EpGpusOpt,
     context: ContextOpt,
     batch_per_gpu: BatchOpt = None,
     tpot_slo_ms: TpotOpt = None,
@@ -762,14 +782,14 @@ def simulate_ep_cmd(
 
 @simulate_app.command("afd")
 def simulate_afd_cmd(
-    model: Annotated[str, typer.Option("--model", help="Model short name or config.json path.")],
-    attention_gpus: Annotated[int, typer.Option("--attention-gpus", min=1, help="Attention GPUs.")],
-    ffn_gpus: Annotated[int, typer.Option("--ffn-gpus", min=1, help="FFN (expert) GPUs.")],
+    model: ModelOpt,
+    attention_gpus: AttnGpusOpt,
+    ffn_gpus: FfnGpusOpt,
     context: ContextOpt,
-    hardware: Annotated[str | None, typer.Option("--hardware", help="Both roles' hardware.")] = None,
-    attention_hardware: Annotated[str | None, typer.Option("--attention-hardware")] = None,
-    ffn_hardware: Annotated[str | None, typer.Option("--ffn-hardware")] = None,
-    micro_batches: Annotated[int, typer.Option("--micro-batches", min=2, max=4)] = 3,
+    hardware: BothHwOpt = None,
+    attention_hardware: AttnHwOpt = None,
+    ffn_hardware: FfnHwOpt = None,
+    micro_batches: MicroBatchesOpt = 3,
     batch_per_gpu: BatchOpt = None,
     tpot_slo_ms: TpotOpt = None,
     mtp_draft: DraftOpt = 0,
@@ -777,14 +797,10 @@ def simulate_afd_cmd(
     weights: WOpt = WeightsOpt.fp8,
     kv_dtype: KvDtypeOpt = KvOpt.bf16,
     attention_dtype: AttnDtypeOpt = KvOpt.bf16,
-    shared_experts_on: Annotated[SharedOnOpt, typer.Option("--shared-experts-on")] = SharedOnOpt.attention,
-    sub_node: Annotated[
-        bool, typer.Option("--sub-node", help="Allow GPU counts that are not whole nodes.")
-    ] = False,
+    shared_experts_on: SharedOnOptT = SharedOnOpt.attention,
+    sub_node: SubNodeOpt = False,
     attention_tp: AttnTpOpt = 1,
-    expert_tp: Annotated[
-        int, typer.Option("--expert-tp", min=1, max=8, help="Shards per expert on the FFN side (ETP).")
-    ] = 1,
+    expert_tp: ExpertTpOpt = 1,
     preset: DeployPresetOpt = "default",
     expert_load_factor: ExpertLoadOpt = 1.0,
     comm_load_factor: CommLoadOpt = 1.0,
@@ -806,21 +822,17 @@ def simulate_afd_cmd(
     Example: afdscope simulate afd --model deepseek-v3 --hardware h800 --attention-gpus 32 --ffn-gpus 16
     --context 4096 --batch-per-gpu 96 --jitter-cv 0.05 --trace step.json
     """
-    from afdscope.catalog.hardware_catalog import load_hardware
     from afdscope.catalog.model_catalog import load_model
     from afdscope.sim import simulate_afd
 
     _check_mode(batch_per_gpu, tpot_slo_ms)
-    attn_name = attention_hardware or hardware
-    ffn_name = ffn_hardware or hardware
-    if attn_name is None or ffn_name is None:
-        raise AfdscopeError("give --hardware, or both --attention-hardware and --ffn-hardware")
+    attention_hw, ffn_hw = _afd_hardware(hardware, attention_hardware, ffn_hardware, value_set.value)
     sim = _sim_options(steps, seed, jitter_cv, spike_prob, spike_size, routing, alpha, trace, force)
     scenario = _scenario(context, mtp_draft, mtp_accept, weights, kv_dtype, attention_dtype)
     result = simulate_afd(
         load_model(model),
-        load_hardware(attn_name, value_set.value),
-        load_hardware(ffn_name, value_set.value),
+        attention_hw,
+        ffn_hw,
         scenario,
         attention_gpus,
         ffn_gpus,
@@ -858,7 +870,7 @@ class RoutingMethodOpt(StrEnum):
 
 @app.command("imbalance")
 def imbalance_cmd(
-    model: Annotated[str, typer.Option("--model", help="Model short name or config.json path.")],
+    model: ModelOpt,
     tokens: Annotated[
         int, typer.Option("--tokens", help="Tokens entering one MoE layer (whole EP group, one micro-batch).")
     ],
@@ -1030,7 +1042,7 @@ def _hardware_list(names: list[str] | None, prices: dict, value_set: str):
 
 @app.command("search")
 def search_cmd(
-    model: Annotated[str, typer.Option("--model", help="Model short name or config.json path.")],
+    model: ModelOpt,
     context: ContextOpt,
     hardware: Annotated[
         list[str] | None, typer.Option("--hardware", help="Candidate GPUs (EP and AFD).")
@@ -1136,7 +1148,7 @@ def search_cmd(
 
 @app.command("map")
 def map_cmd(
-    model: Annotated[str, typer.Option("--model", help="Model short name or config.json path.")],
+    model: ModelOpt,
     x: Annotated[
         str, typer.Option("--x", help="X axis (one of the axes listed above).")
     ] = "scale-out-bandwidth",
@@ -1215,7 +1227,7 @@ def _range(flag: str, text: str | None, default: tuple[float, float]) -> tuple[f
 
 @app.command("report")
 def report_cmd(
-    model: Annotated[str, typer.Option("--model", help="Model short name or config.json path.")],
+    model: ModelOpt,
     context: ContextOpt,
     tpot_slo_ms: Annotated[float, typer.Option("--tpot-slo-ms", help="TPOT SLO in ms.")],
     hardware: Annotated[

@@ -252,8 +252,8 @@ class _Candidates:
     reasons: dict = field(default_factory=dict)
 
     def add(self, gi: int, ev: Evaluation, limit_s: float) -> int:
-        fits = np.broadcast_to(ev.fits, ev.step_s.shape)
-        ok = fits & (ev.tpot_s <= limit_s)
+        fits = ev.fits
+        ok = ev.meets(limit_s)
         n_ok = int(ok.sum())
         if not n_ok:
             key = "memory" if not fits.any() else "slo"

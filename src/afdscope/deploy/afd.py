@@ -21,7 +21,7 @@ import numpy as np
 
 from afdscope.deploy.options import DEFAULT_OPTIONS, DeployOptions
 from afdscope.deploy.result import BOTTLENECKS, DeploymentResult, Evaluation
-from afdscope.deploy.step import check_slo, head_and_mtp_s, largest_batch_meeting_slo
+from afdscope.deploy.step import check_slo, head_and_mtp_s, largest_batch_meeting_slo, shared_experts_s
 from afdscope.errors import AfdscopeError
 from afdscope.memory import afd_weights_per_gpu, kv_bytes_per_request, max_batch_per_gpu, memory_reasons
 from afdscope.ops.attention import attention_layer_time_s
@@ -97,7 +97,6 @@ def evaluate_afd(
     tokens = requests * q  # per attention GPU and micro-batch
     h, k, mi = model.hidden_size, model.top_k, model.moe_intermediate_size
 
-    shared_width = model.n_shared_experts * model.shared_intermediate_size
     t_core = attention_layer_time_s(
         model, attention_hw, requests, ctx, prec, q, options.attention, attention_tp
     )
@@ -112,10 +111,10 @@ def evaluate_afd(
     t_f = expert_layer_time_s(
         ffn_hw, assignments * options.expert_load_factor, experts_per_gpu, h, shard, prec, options.gemm
     )
-    if shared_width and options.shared_experts_on == "attention":
-        t_a = t_a + mlp_time_s(attention_hw, tokens, h, shared_width, prec, options.gemm)
-    elif shared_width:
-        t_f = t_f + mlp_time_s(ffn_hw, ffn_tokens, h, shared_width, prec, options.gemm)
+    if options.shared_experts_on == "attention":
+        t_a = t_a + shared_experts_s(model, attention_hw, tokens, scenario, options)
+    else:
+        t_f = t_f + shared_experts_s(model, ffn_hw, ffn_tokens, scenario, options)
 
     comm = afd_comm(
         model,

@@ -20,7 +20,7 @@ import numpy as np
 
 from afdscope.deploy.options import DEFAULT_OPTIONS, DeployOptions
 from afdscope.deploy.result import BOTTLENECKS, DeploymentResult, Evaluation
-from afdscope.deploy.step import check_slo, head_and_mtp_s, largest_batch_meeting_slo
+from afdscope.deploy.step import check_slo, head_and_mtp_s, largest_batch_meeting_slo, shared_experts_s
 from afdscope.errors import AfdscopeError
 from afdscope.memory import ep_weights_per_gpu, kv_bytes_per_request, max_batch_per_gpu, memory_reasons
 from afdscope.ops.attention import attention_layer_time_s
@@ -70,7 +70,7 @@ def evaluate_ep(
         prec,
         options.gemm,
     )
-    t_shared = _shared_s(model, hw, tokens, scenario, options)
+    t_shared = shared_experts_s(model, hw, tokens, scenario, options)
     comm = ep_comm(model, hw, tokens, gpus, options.comm, options.comm_load_factor)
     t_comm = comm.dispatch_s + comm.combine_s
     compute = t_attn + t_shared + t_experts
@@ -147,13 +147,6 @@ def evaluate_ep(
             "kv_dtype": prec.kv,
         },
     )
-
-
-def _shared_s(model: MoEModel, hw: Hardware, tokens, scenario: Scenario, options: DeployOptions):
-    if not model.n_shared_experts:
-        return np.zeros_like(np.asarray(tokens, dtype=float))
-    width = model.n_shared_experts * model.shared_intermediate_size
-    return mlp_time_s(hw, tokens, model.hidden_size, width, scenario.precision, options.gemm)
 
 
 def eval_ep(

@@ -80,7 +80,13 @@ class Evaluation:
 
     @property
     def fits(self) -> np.ndarray:
-        return np.asarray((self.batch_per_gpu <= self.max_batch_per_gpu) & (len(self.memory_reasons) == 0))
+        """Fits in memory, over the evaluation's full shape."""
+        fits = (self.batch_per_gpu <= self.max_batch_per_gpu) & (len(self.memory_reasons) == 0)
+        return np.broadcast_to(fits, self.step_s.shape)
+
+    def meets(self, tpot_limit_s) -> np.ndarray:
+        """Feasible: fits in memory and meets the TPOT limit (a scalar, or an array that broadcasts)."""
+        return self.fits & (self.tpot_s <= tpot_limit_s)
 
     def point(self, index=(), extra_reasons: tuple[str, ...] = ()) -> DeploymentResult:
         """One configuration of the sweep as a result object (`extra_reasons`: e.g. a missed SLO)."""

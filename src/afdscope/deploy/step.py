@@ -10,7 +10,7 @@ import numpy as np
 from afdscope.deploy.options import DeployOptions
 from afdscope.deploy.result import Evaluation
 from afdscope.errors import AfdscopeError
-from afdscope.ops.experts import gemm_time_s
+from afdscope.ops.experts import gemm_time_s, mlp_time_s
 from afdscope.specs.hardware import Hardware
 from afdscope.specs.model import MoEModel
 from afdscope.specs.scenario import Precision, Scenario
@@ -42,6 +42,14 @@ def head_and_mtp_s(
     return head + drafts * (np.asarray(mean_layer_s) / scenario.query_positions + draft_head)
 
 
+def shared_experts_s(model: MoEModel, hw: Hardware, tokens, scenario: Scenario, options: DeployOptions):
+    """The shared experts of one MoE layer over `tokens` rows on `hw` (0 for models without them)."""
+    if not model.n_shared_experts:
+        return np.zeros_like(np.asarray(tokens, dtype=float))
+    width = model.n_shared_experts * model.shared_intermediate_size
+    return mlp_time_s(hw, tokens, model.hidden_size, width, scenario.precision, options.gemm)
+
+
 def check_slo(tpot_slo_s: float, options: DeployOptions, tokens_per_step: float) -> None:
     if tpot_slo_s <= 0:
         raise AfdscopeError(f"TPOT SLO {tpot_slo_s * 1e3:g} ms: give a positive SLO")
@@ -63,7 +71,7 @@ def largest_batch_meeting_slo(
     cap = max(step, min(int(cap), 1 << 16))
     batches = np.arange(step, cap + 1, step, dtype=float)
     ev = evaluate(batches)
-    ok = np.asarray(ev.fits) & (ev.tpot_s <= tpot_slo_s)
+    ok = ev.meets(tpot_slo_s)
     if not ok.any():
         return ev, 0
     score = np.where(ok, ev.tokens_per_s_per_gpu, -np.inf)

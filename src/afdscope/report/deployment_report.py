@@ -23,6 +23,7 @@ from afdscope.deploy.afd import evaluate_afd
 from afdscope.deploy.ep import evaluate_ep
 from afdscope.deploy.options import DeployOptions, deploy_preset
 from afdscope.deploy.result import DeploymentResult, Evaluation
+from afdscope.deploy.step import largest_batch_meeting_slo
 from afdscope.errors import AfdscopeError
 from afdscope.paper.ceiling import Ceiling, hfu_ceiling
 from afdscope.paper.study import CurveStudy
@@ -102,12 +103,15 @@ def best_under_slo(
     """Highest tokens/s per GPU of `result`'s structure over the search's batch grid (step, 2·step, … ≤
     `max_batch_per_gpu`) that fits in memory and meets the TPOT limit under `options`; 0 when none does."""
     step = _batch_step(result)
-    batches = np.arange(step, max_batch_per_gpu + 1, step, dtype=float)
-    if not batches.size:
+    if max_batch_per_gpu < step:
         return 0.0
-    ev = reevaluate(result, model, devices, scenario, options, batches)
-    ok = np.broadcast_to(ev.fits, ev.step_s.shape) & (ev.tpot_s <= tpot_limit_s)
-    return float(np.where(ok, ev.tokens_per_s_per_gpu, 0.0).max())
+    ev, i = largest_batch_meeting_slo(
+        lambda b: reevaluate(result, model, devices, scenario, options, b),
+        tpot_limit_s,
+        step,
+        max_batch_per_gpu,
+    )
+    return float(ev.tokens_per_s_per_gpu[i]) if ev.meets(tpot_limit_s)[i] else 0.0
 
 
 def sigma_sweep(

@@ -10,9 +10,6 @@ layer settles at the closed form's max(m · max(t_a, t_f, t_c), t_a + t_d + t_f 
 from __future__ import annotations
 
 import time
-from dataclasses import replace
-
-import numpy as np
 
 from afdscope.deploy.afd import eval_afd, evaluate_afd
 from afdscope.deploy.options import DEFAULT_OPTIONS, DeployOptions
@@ -21,7 +18,7 @@ from afdscope.sim.noise import random_streams, stage_multipliers
 from afdscope.sim.options import DEFAULT_SIM, SimOptions
 from afdscope.sim.plan import build_plan, per_instance, per_step
 from afdscope.sim.result import SimResult, summarise
-from afdscope.sim.routing import load_factors
+from afdscope.sim.routing import load_factors, with_drawn_skew
 from afdscope.specs.hardware import Hardware
 from afdscope.specs.model import MoEModel
 from afdscope.specs.scenario import Scenario
@@ -77,12 +74,7 @@ def simulate_afd(
         redundant=options.memory.redundant_experts,
         gpus_per_node=ffn_hw.gpus_per_node,
     )
-    # Drawn routing multiplies whatever skew the options already carry (the --*-load-factor flags).
-    skewed = replace(
-        options,
-        expert_load_factor=np.asarray(options.expert_load_factor) * expert_f,
-        comm_load_factor=np.asarray(options.comm_load_factor) * comm_f,
-    )
+    skewed = with_drawn_skew(options, expert_f, comm_f)
     ev = evaluate_afd(
         model, attention_hw, ffn_hw, scenario, attention_gpus, ffn_gpus, m, batch, skewed, **deployment
     )

@@ -60,19 +60,9 @@ def run(plan: Plan, trace_step: int = 0) -> Run:
     trace: list[tuple] = []
     ops, serial = plan.ops, plan.serial_s.tolist()
 
-    def micro_batch(durations):
-        for r, d in zip(ops, durations, strict=True):
-            now = env.now
-            start = free[r] if free[r] > now else now
-            end = start + d
-            free[r] = end
-            busy[r] += d
-            if start < first[r]:
-                first[r] = start
-            yield env.timeout(end - now)
-
-    def traced_micro_batch(j, durations, origin):
-        # Same as micro_batch, keeping every operator's interval (one step only: it costs time).
+    def micro_batch(j, durations, origin, traced):
+        # Each operator queues on its resource (first come, first served); the traced step also keeps
+        # every operator's interval (one step only: it costs time).
         for r, d, label in zip(ops, durations, plan.labels, strict=True):
             now = env.now
             start = free[r] if free[r] > now else now
@@ -81,7 +71,8 @@ def run(plan: Plan, trace_step: int = 0) -> Run:
             busy[r] += d
             if start < first[r]:
                 first[r] = start
-            trace.append((plan.resources[r], label, j, start - origin, end - origin))
+            if traced:
+                trace.append((plan.resources[r], label, j, start - origin, end - origin))
             yield env.timeout(end - now)
 
     def driver():
@@ -89,11 +80,8 @@ def run(plan: Plan, trace_step: int = 0) -> Run:
             origin = env.now
             first[:] = [math.inf] * n_res
             rows = plan.durations[s].tolist()
-            if s == trace_step:
-                procs = [env.process(traced_micro_batch(j, rows[j], origin)) for j in range(m)]
-            else:
-                procs = [env.process(micro_batch(rows[j])) for j in range(m)]
-            yield env.all_of(procs)
+            traced = s == trace_step
+            yield env.all_of([env.process(micro_batch(j, rows[j], origin, traced)) for j in range(m)])
             for r in range(n_res):
                 if first[r] < math.inf:
                     window[r] += free[r] - first[r]

@@ -16,9 +16,6 @@ splitting attention in two.
 from __future__ import annotations
 
 import time
-from dataclasses import replace
-
-import numpy as np
 
 from afdscope.deploy.ep import eval_ep, evaluate_ep
 from afdscope.deploy.options import DEFAULT_OPTIONS, DeployOptions
@@ -28,7 +25,7 @@ from afdscope.sim.noise import random_streams, stage_multipliers
 from afdscope.sim.options import DEFAULT_SIM, SimOptions
 from afdscope.sim.plan import build_plan, per_instance, per_step
 from afdscope.sim.result import SimResult, summarise
-from afdscope.sim.routing import load_factors
+from afdscope.sim.routing import load_factors, with_drawn_skew
 from afdscope.specs.hardware import Hardware
 from afdscope.specs.model import MoEModel
 from afdscope.specs.scenario import Scenario
@@ -77,12 +74,7 @@ def simulate_ep(
         expert_gpus=gpus,
         redundant=options.memory.redundant_experts,
     )
-    # Drawn routing multiplies whatever skew the options already carry (the --*-load-factor flags).
-    skewed = replace(
-        options,
-        expert_load_factor=np.asarray(options.expert_load_factor) * expert_f,
-        comm_load_factor=np.asarray(options.comm_load_factor) * comm_f,
-    )
+    skewed = with_drawn_skew(options, expert_f, comm_f)
     ev = evaluate_ep(model, hw, scenario, gpus, batch, skewed, attention_tp=attention_tp)
 
     # Two blocks per layer, as the closed form counts them: compute (attention, shared and routed

@@ -3,8 +3,11 @@ afdscope.imbalance's Monte Carlo router. Balanced routing needs no draws and is 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
+from afdscope.deploy.options import DeployOptions
 from afdscope.errors import AfdscopeError
 from afdscope.sim.options import SimOptions
 from afdscope.specs.model import MoEModel
@@ -48,3 +51,13 @@ def load_factors(
         raise AfdscopeError(f"power-law routing, alpha {sim.alpha:g}: {exc}") from None
     # The factors are max/mean ≥ 1 by construction; clip float dust so DeployOptions accepts them.
     return np.maximum(tokens_f, 1.0), np.maximum(bytes_f, 1.0)
+
+
+def with_drawn_skew(options: DeployOptions, expert_f, comm_f) -> DeployOptions:
+    """The options with drawn routing skew multiplied onto whatever they already carry (the
+    --expert-load-factor / --comm-load-factor flags): one entry per routing draw."""
+    return replace(
+        options,
+        expert_load_factor=np.asarray(options.expert_load_factor) * expert_f,
+        comm_load_factor=np.asarray(options.comm_load_factor) * comm_f,
+    )

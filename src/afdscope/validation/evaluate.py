@@ -1,0 +1,211 @@
+"""Evaluate each published case with the project's evaluators at its stated inputs.
+
+The error of a case is on output tokens/s per GPU:  error = predicted / published − 1.
+Tokens/s per GPU is what every case publishes (GB200 part I publishes nothing else) and what the
+AFD-vs-EP verdict and $/token are made of. At a stated batch, tokens/s per GPU = batch · tokens per
+step / step = batch / TPOT, so the TPOT error is the same number through x ↦ 1/(1 + x) − 1: a case
+predicted 20 % too fast in throughput (+0.20) has a TPOT 1/1.2 − 1 = −16.7 % too short. Only the
+throughput error is reported, to keep one sign convention (positive = afdscope is optimistic).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from afdscope.catalog.hardware_catalog import load_hardware
+from afdscope.catalog.model_catalog import load_model
+from afdscope.deploy.afd import eval_afd, evaluate_afd
+from afdscope.deploy.ep import eval_ep, evaluate_ep
+from afdscope.deploy.options import deploy_preset
+from afdscope.errors import AfdscopeError
+from afdscope.specs.hardware import Hardware
+from afdscope.specs.scenario import Precision, Scenario
+from afdscope.validation.cases import Case
+
+# GPU family from the catalog short name's prefix (longest prefix first).
+_FAMILIES = (
+    ("ascend", "ascend"),
+    ("gb", "blackwell"),
+    ("b", "blackwell"),
+    ("h", "hopper"),
+    ("a", "ampere"),
+    ("l", "ada"),
+    ("mi", "cdna"),
+)
+
+
+def family_of(hardware: str) -> str:
+    """hopper / blackwell / ascend / ampere / ada / cdna, from a catalog name (h800 → hopper)."""
+    name = hardware.strip().lower()
+    for prefix, family in sorted(_FAMILIES, key=lambda p: -len(p[0])):
+        if name.startswith(prefix):
+            return family
+    return "other"
+
+
+def _dtype(stated: str, what: str, notes: list[str]) -> str:
+    """The Precision value for a stated format; `int8` becomes `fp8` (same 1-byte storage and traffic)."""
+    if stated != "int8":
+        return stated
+    notes.append(f"{what} int8 taken as fp8 (1 byte per element)")
+    return "fp8"
+
+
+def case_inputs(case: Case):
+    """(model, hardware, scenario, options, approximations) for one case."""
+    notes: list[str] = []
+    weights = _dtype(case.weights, "weights", notes)
+    experts = _dtype(case.expert_weights, "expert weights", [])
+    if experts != weights:
+        notes.append(f"expert weights {case.expert_weights} not separable: all GEMMs at {weights}")
+    kv = _dtype(case.kv_dtype, "KV", notes)
+    attention = _dtype(case.attention_dtype, "attention", notes)
+    precision = Precision(weights=weights, kv=kv, attention=attention)
+    scenario = Scenario(
+        context_tokens=case.context_tokens,
+        precision=precision,
+        mtp_draft_tokens=case.mtp_draft,
+        mtp_acceptance=case.mtp_accept,
+    )
+    model = load_model(case.model)
+    hw: Hardware = load_hardware(case.hardware)
+    if "int8" in (case.weights, case.expert_weights) and hw.fp8_flops is None:
+        # Hardware.runnable_dtype: without an FP8 peak the GEMMs run at BF16, half the INT8 rate.
+        notes.append(f"{hw.name} has no fp8/int8 peak in the catalog: int8 GEMMs run at the BF16 rate")
+    if case.network_gb_s_per_gpu is not None:
+        hw = hw.model_copy(update={"scale_out_bandwidth": case.network_gb_s_per_gpu * 1e9})
+    base = deploy_preset("default")
+    options = deploy_preset(
+        "default",
+        ep_overlap=case.overlap,
+        shared_experts_on=case.shared_experts_on,
+        memory=replace(base.memory, redundant_experts=case.redundant_experts),
+    )
+    return model, hw, scenario, options, notes
+
+
+def _run(case: Case, model, hw, scenario, options):
+    """(result, evaluation at the same batch, batch note) for one case."""
+    if case.mode == "ep":
+
+        def sweep(b):
+            return evaluate_ep(model, hw, scenario, case.gpus, b, options)
+
+        step = 2 if case.overlap == "2bo" else 1
+    else:
+
+        def sweep(b):
+            return evaluate_afd(
+                model,
+                hw,
+                hw,
+                scenario,
+                case.attention_gpus,
+                case.ffn_gpus,
+                case.micro_batches,
+                b,
+                options,
+                expert_tp=case.expert_tp,
+            )
+
+        step = case.micro_batches
+    batch, note = case.batch_per_gpu, None
+    if batch is None:
+        cap = int(sweep(step).max_batch_per_gpu) // step * step
+        if cap < step:
+            raise AfdscopeError(f"no batch of {step} fits in memory (cap {cap}); the case cannot run")
+        batch, note = cap, f"batch {cap} per GPU: the memory cap (published batch not stated)"
+    if case.mode == "ep":
+        result = eval_ep(model, hw, scenario, case.gpus, batch_per_gpu=batch, options=options)
+    else:
+        result = eval_afd(
+            model,
+            hw,
+            hw,
+            scenario,
+            case.attention_gpus,
+            case.ffn_gpus,
+            case.micro_batches,
+            batch_per_gpu=batch,
+            options=options,
+            expert_tp=case.expert_tp,
+        )
+    return result, sweep(batch), note
+
+
+def _finite_or_none(x) -> float | None:
+    x = float(x)
+    return x if np.isfinite(x) else None
+
+
+def relative_error(predicted, published):
+    """predicted / published − 1 (vectorised)."""
+    return np.asarray(predicted, dtype=float) / np.asarray(published, dtype=float) - 1.0
+
+
+def evaluate_case(case: Case) -> dict:
+    """One flat row: inputs, published, predicted, error on tokens/s per GPU, the predicted step split
+    (per MoE layer and micro-batch, µs; `layer_us` is the whole layer, `serial_us_per_layer` the step's
+    serial work spread over its layers) and `reason` when it could not be evaluated or is infeasible."""
+    row = {
+        "id": case.id,
+        "family": family_of(case.hardware),
+        "mode": case.mode,
+        "model": case.model,
+        "hardware": case.hardware,
+        "gpus": case.gpus if case.mode == "ep" else case.attention_gpus + case.ffn_gpus,
+        "batch_per_gpu": case.batch_per_gpu,
+        "published_tpot_ms": case.published_tpot_ms,
+        "published_tokens_per_s_per_gpu": case.published_tokens_per_s_per_gpu,
+        "predicted_tpot_ms": None,
+        "predicted_tokens_per_s_per_gpu": None,
+        "error": None,
+        "attention_us": None,
+        "ffn_us": None,
+        "dispatch_us": None,
+        "combine_us": None,
+        "layer_us": None,
+        "serial_us_per_layer": None,
+        "micro_batches": None,
+        "approximations": "",
+        "reason": None,
+    }
+    try:
+        model, hw, scenario, options, notes = case_inputs(case)
+        result, ev, note = _run(case, model, hw, scenario, options)
+    except AfdscopeError as exc:
+        row["reason"] = f"not evaluated: {exc}"
+        return row
+    if note:
+        notes.append(note)
+    tps = _finite_or_none(result.tokens_per_s_per_gpu)
+    row.update(
+        batch_per_gpu=result.batch_per_gpu,
+        predicted_tpot_ms=_finite_or_none(result.tpot_ms),
+        predicted_tokens_per_s_per_gpu=tps,
+        error=None if tps is None else float(relative_error(tps, case.published_tokens_per_s_per_gpu)),
+        attention_us=result.per_layer_us["attention"],
+        ffn_us=result.per_layer_us["ffn"],
+        dispatch_us=result.per_layer_us["dispatch"],
+        combine_us=result.per_layer_us["combine"],
+        layer_us=float(np.asarray(ev.layer_s)) * 1e6,
+        serial_us_per_layer=float(np.asarray(ev.serial_s)) * 1e6 / model.num_layers,
+        micro_batches=ev.micro_batches,
+        approximations="; ".join(notes),
+    )
+    if tps is None:
+        row["reason"] = "predicted throughput is not finite"
+    elif not result.feasible:
+        row["reason"] = "infeasible as stated: " + "; ".join(result.reasons)
+    return row
+
+
+def validate_cases(cases: list[Case] | None = None) -> list[dict]:
+    """Every case evaluated at its stated batch per GPU (or the memory cap), one row each."""
+    if cases is None:
+        from afdscope.validation.cases import load_cases
+
+        cases = load_cases()
+    return [evaluate_case(c) for c in cases]

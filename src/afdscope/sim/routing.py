@@ -1,5 +1,5 @@
 """Routing skew per simulated MoE layer: the busiest expert GPU's load over the mean, drawn by
-afdscope.imbalance's Monte Carlo router. Balanced routing needs no draws and is the default."""
+afdscope.routing's Monte Carlo router. Balanced routing needs no draws and is the default."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def load_factors(
     `tokens_per_layer`: the tokens one micro-batch brings to a MoE layer (all attention GPUs / the group)."""
     if sim.routing == "balanced":
         return 1.0, 1.0
-    from afdscope.imbalance import Popularity, sample_load_factors
+    from afdscope.routing import Popularity, sample_load_factors
 
     where = (
         {"gpus": expert_gpus} if mode == "ep" else {"ffn_gpus": expert_gpus, "gpus_per_node": gpus_per_node}

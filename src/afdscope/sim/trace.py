@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from afdscope.errors import AfdscopeError
-from afdscope.report.output import atomic_write
+from afdscope.files import atomic_write
 from afdscope.sim.result import SimResult
 
 

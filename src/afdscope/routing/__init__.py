@@ -1,0 +1,35 @@
+"""Routing imbalance from first principles: expert popularity → Monte Carlo routing → σ (spec beyond.md §F).
+
+A MoE layer's busiest expert GPU sets its pace. This package derives how much busier than the mean it is,
+instead of assuming a σ:
+
+* `popularity`: `Popularity`, each expert's expected share of the token-expert assignments (what a trace
+  measures), and the inclusion probabilities π_e = K·p_e capped at 1.
+* `placement`: experts on GPUs, contiguous by expert id (`contiguous_placement`) or EPLB's greedy
+  replication and packing (`eplb_placement`), and EPLB's weight memory (`eplb_memory_bytes`).
+* `sampling`: `simulate_routing` / `sample_load_factors`, `draws` Monte Carlo layers of `tokens` tokens
+  each → per-GPU assignments, distinct experts hit, received bytes (samplers in `samplers`).
+* `statistics`: `RoutingStats` (σ = mean/max per draw), `busiest_rank_load_factors` and `sigma_for_alpha`,
+  the numbers the deployment evaluator (DeployOptions) and the paper's α formulas take.
+"""
+
+from afdscope.routing.placement import Placement, contiguous_placement, eplb_memory_bytes, eplb_placement
+from afdscope.routing.popularity import Popularity
+from afdscope.routing.sampling import EXACT_CELLS, Method, Mode, sample_load_factors, simulate_routing
+from afdscope.routing.statistics import RoutingStats, busiest_rank_load_factors, sigma_for_alpha
+
+__all__ = [
+    "EXACT_CELLS",
+    "Method",
+    "Mode",
+    "Placement",
+    "Popularity",
+    "RoutingStats",
+    "busiest_rank_load_factors",
+    "contiguous_placement",
+    "eplb_memory_bytes",
+    "eplb_placement",
+    "sample_load_factors",
+    "sigma_for_alpha",
+    "simulate_routing",
+]

@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from afdscope import __version__
+from afdscope.cli_validate import register as register_validate
 from afdscope.errors import AfdscopeError
 
 app = typer.Typer(
@@ -1273,6 +1274,9 @@ def report_cmd(
 
     print(verdict_line(data.search))
     _info(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB; computed in {data.seconds:.2f} s)")
+
+
+register_validate(app)  # `afdscope validate` (src/afdscope/cli_validate.py)
 
 
 def main() -> None:

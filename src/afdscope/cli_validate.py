@@ -1,0 +1,108 @@
+"""`afdscope validate`: the evaluators against the shipped published decode deployments.
+
+Kept apart from cli.py so the command moves with the validation package; `register(app)` adds it.
+Heavy imports happen inside the command so `afdscope --help` stays fast.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from afdscope.errors import AfdscopeError
+
+
+class _Fmt(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+# Columns of the terminal table (every column is in the JSON and CSV).
+_TABLE_COLUMNS = {
+    "id": "id",
+    "family": "family",
+    "mode": "mode",
+    "batch_per_gpu": "batch",
+    "published_tokens_per_s_per_gpu": "pub tok/s/GPU",
+    "predicted_tokens_per_s_per_gpu": "pred tok/s/GPU",
+    "error": "error",
+    "published_tpot_ms": "pub TPOT ms",
+    "predicted_tpot_ms": "pred TPOT ms",
+    "attention_us": "attn µs",
+    "ffn_us": "ffn µs",
+    "dispatch_us": "disp µs",
+    "combine_us": "comb µs",
+    "serial_us_per_layer": "serial µs/layer",
+    "reason": "reason",
+}
+
+
+def _summary_rows(summary: dict) -> list[dict]:
+    scopes = [("all", summary)] + list(summary["by_family"].items())
+    return [
+        {
+            "scope": name,
+            "median |error|": s["median_abs_error"],
+            "within ±25 %": s["within_25"],
+            "signed median": s["signed_median"],
+        }
+        for name, s in scopes
+    ]
+
+
+def validate_cmd(
+    fmt: Annotated[_Fmt, typer.Option("--format", "-f", help="Output format.")] = _Fmt.table,
+    plot: Annotated[
+        Path | None, typer.Option("--plot", help="Also write predicted vs published to this PNG file.")
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite output files that already exist.")
+    ] = False,
+    layers: Annotated[
+        bool, typer.Option("--layers", help="Print the per-layer comparison instead of the cases.")
+    ] = False,
+) -> None:
+    """Evaluate every shipped published deployment at its stated inputs; error on tokens/s per GPU.
+
+    Example: afdscope validate --plot validation.png
+    """
+    from afdscope.report.output import check_writable, print_rows, to_json
+    from afdscope.validation import load_cases, load_layer_times, validate_cases
+    from afdscope.validation.layers import layer_comparison
+    from afdscope.validation.summary import summarise
+
+    if plot is not None:
+        if plot.suffix.lower() != ".png":
+            raise AfdscopeError(f"--plot '{plot}': figures are PNG; give a file name ending in .png")
+        check_writable([plot], force)
+    cases = load_cases()
+    rows = validate_cases(cases)
+    if layers:
+        comparison = layer_comparison(cases, rows, load_layer_times())
+        print_rows(comparison, fmt.value, "Per-layer terms vs published (µs per MoE layer)")
+    else:
+        summary = summarise(rows)
+        if fmt is _Fmt.json:
+            import json
+
+            json.loads(to_json(rows))  # refuses a non-finite number before anything is printed
+            print(json.dumps({"rows": rows, "summary": summary}, indent=2))
+        elif fmt is _Fmt.csv:
+            print_rows(rows, "csv")
+        else:
+            shown = [{label: r[key] for key, label in _TABLE_COLUMNS.items()} for r in rows]
+            print_rows(shown, "table", "Published decode deployments: predicted vs published")
+            print_rows(_summary_rows(summary), "table", "Summary (error = predicted / published − 1)")
+    if plot is not None:
+        from afdscope.validation.plot import plot_validation
+
+        plot_validation(rows, plot)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `afdscope validate` to the command app."""
+    app.command("validate")(validate_cmd)

@@ -1,4 +1,5 @@
-"""Search, Pareto fronts, verdicts and cost (issue: search, Pareto fronts, AFD-vs-EP verdicts)."""
+"""The search loop (`afdscope.search.run`): bests, fronts, verdicts and cost (issue: search, Pareto fronts,
+AFD-vs-EP verdicts)."""
 
 import numpy as np
 import pytest
@@ -9,20 +10,12 @@ from afdscope.cost import parse_prices, usd_per_million_tokens, with_price
 from afdscope.deploy.ep import eval_ep
 from afdscope.deploy.options import deploy_preset
 from afdscope.errors import AfdscopeError
-from afdscope.search import Constraint, SearchSpace, pareto_front, search
+from afdscope.search import Constraint, SearchSpace, search
 from afdscope.specs.scenario import Scenario
 
 V3 = load_model("deepseek-v3")
 CTX = Scenario(context_tokens=4096)
 SMALL = SearchSpace(max_gpus=64, max_batch_per_gpu=256)
-
-
-def test_pareto_front_by_hand():
-    x = np.array([1, 2, 3, 2, 1, 3.0])
-    y = np.array([5, 4, 1, 2, 6, 0.5])
-    # (1,6) beats (1,5); (2,4) beats (2,2); (3,1) beats (3,0.5).
-    assert list(pareto_front(x, y)) == [4, 1, 2]
-    assert pareto_front(np.array([]), np.array([])).size == 0
 
 
 def test_a_grid_with_one_feasible_point_returns_it():
@@ -112,21 +105,3 @@ def test_prices_parse_and_validate():
     for bad in (["h800"], ["h800=abc"], ["h800=-1"], ["=2"]):
         with pytest.raises(AfdscopeError, match="--price"):
             parse_prices(bad)
-
-
-def test_constraint_validation():
-    with pytest.raises(AfdscopeError):
-        Constraint()
-    with pytest.raises(AfdscopeError):
-        Constraint(tpot_slo_s=0.05, min_tokens_per_s_per_user=20)
-    with pytest.raises(AfdscopeError):
-        Constraint(tpot_slo_s=float("inf"))
-
-
-def test_values_equal_to_nine_digits_tie():
-    from afdscope.search import _rounded
-
-    v = np.array([0.1 + 0.2, 0.3, 0.3000001, np.inf, 0.0])
-    r = _rounded(v)
-    assert r[0] == r[1] and r[1] != r[2]
-    assert np.isinf(r[3]) and r[4] == 0

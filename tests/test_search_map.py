@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from afdscope.afd_map import _cell_best, afd_ep_map, axis, paper_gpu_points
 from afdscope.catalog.hardware_catalog import load_hardware
 from afdscope.catalog.model_catalog import load_model
 from afdscope.deploy.options import DEFAULT_OPTIONS
 from afdscope.errors import AfdscopeError
+from afdscope.search.map import _cell_best, afd_ep_map, axis, paper_gpu_points
 from afdscope.specs.scenario import Scenario
 
 V3 = load_model("deepseek-v3")

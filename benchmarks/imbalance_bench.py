@@ -1,4 +1,4 @@
-"""Speed of the routing Monte Carlo (afdscope.imbalance). Prints medians; asserts nothing.
+"""Speed of the routing Monte Carlo (afdscope.routing). Prints medians; asserts nothing.
 
 Target (issue): 10,000 draws of 8,192 tokens over 256 experts (DeepSeek-V3, EP 64) under 1 s on one core.
 Run alone with `python benchmarks/imbalance_bench.py`; benchmarks/run.py adds the rows to `make bench`.
@@ -9,7 +9,7 @@ from __future__ import annotations
 from timing import median_s
 
 from afdscope.catalog.model_catalog import load_model
-from afdscope.imbalance import Popularity, simulate_routing
+from afdscope.routing import Popularity, simulate_routing
 
 DRAWS, TOKENS, GPUS = 10_000, 8_192, 64
 

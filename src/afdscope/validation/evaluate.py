@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+from pydantic import ValidationError
 
 from afdscope.catalog.hardware_catalog import load_hardware
 from afdscope.catalog.model_catalog import load_model
@@ -45,9 +46,20 @@ def family_of(hardware: str) -> str:
     return "other"
 
 
-def _dtype(stated: str, what: str, notes: list[str]) -> str:
-    """The Precision value for a stated format; `int8` becomes `fp8` (same 1-byte storage and traffic)."""
-    if stated != "int8":
+def _allowed(field: str, value: str) -> bool:
+    """Whether the current Precision accepts `value` for `field` (probed, so a Precision that learns
+    int8 is used as soon as it does)."""
+    try:
+        Precision(**{field: value})
+    except ValidationError:
+        return False
+    return True
+
+
+def _dtype(stated: str, field: str, what: str, notes: list[str]) -> str:
+    """The Precision value for a stated format; `int8` becomes `fp8` (same 1-byte storage and traffic)
+    where Precision has no int8."""
+    if stated != "int8" or _allowed(field, stated):
         return stated
     notes.append(f"{what} int8 taken as fp8 (1 byte per element)")
     return "fp8"
@@ -56,12 +68,12 @@ def _dtype(stated: str, what: str, notes: list[str]) -> str:
 def case_inputs(case: Case):
     """(model, hardware, scenario, options, approximations) for one case."""
     notes: list[str] = []
-    weights = _dtype(case.weights, "weights", notes)
-    experts = _dtype(case.expert_weights, "expert weights", [])
+    weights = _dtype(case.weights, "weights", "weights", notes)
+    experts = _dtype(case.expert_weights, "weights", "expert weights", [])
     if experts != weights:
         notes.append(f"expert weights {case.expert_weights} not separable: all GEMMs at {weights}")
-    kv = _dtype(case.kv_dtype, "KV", notes)
-    attention = _dtype(case.attention_dtype, "attention", notes)
+    kv = _dtype(case.kv_dtype, "kv", "KV", notes)
+    attention = _dtype(case.attention_dtype, "attention", "attention", notes)
     precision = Precision(weights=weights, kv=kv, attention=attention)
     scenario = Scenario(
         context_tokens=case.context_tokens,
@@ -71,7 +83,7 @@ def case_inputs(case: Case):
     )
     model = load_model(case.model)
     hw: Hardware = load_hardware(case.hardware)
-    if "int8" in (case.weights, case.expert_weights) and hw.fp8_flops is None:
+    if case.weights == "int8" and weights == "fp8" and hw.fp8_flops is None:
         # Hardware.runnable_dtype: without an FP8 peak the GEMMs run at BF16, half the INT8 rate.
         notes.append(f"{hw.name} has no fp8/int8 peak in the catalog: int8 GEMMs run at the BF16 rate")
     if case.network_gb_s_per_gpu is not None:
@@ -91,7 +103,7 @@ def _run(case: Case, model, hw, scenario, options):
     if case.mode == "ep":
 
         def sweep(b):
-            return evaluate_ep(model, hw, scenario, case.gpus, b, options)
+            return evaluate_ep(model, hw, scenario, case.gpus, b, options)  # positional, as below
 
         step = 2 if case.overlap == "2bo" else 1
     else:
@@ -117,21 +129,16 @@ def _run(case: Case, model, hw, scenario, options):
         if cap < step:
             raise AfdscopeError(f"no batch of {step} fits in memory (cap {cap}); the case cannot run")
         batch, note = cap, f"batch {cap} per GPU: the memory cap (published batch not stated)"
+    # Positional calls: the evaluators' public signatures as documented in deploy/ep.py and deploy/afd.py
+    # (model, hw, scenario, gpus, batch, SLO, options) and (…, micro-batches, batch, SLO, options,
+    # whole_nodes, attention_tp, expert_tp).
     if case.mode == "ep":
-        result = eval_ep(model, hw, scenario, case.gpus, batch_per_gpu=batch, options=options)
+        result = eval_ep(model, hw, scenario, case.gpus, batch, None, options)
     else:
         result = eval_afd(
-            model,
-            hw,
-            hw,
-            scenario,
-            case.attention_gpus,
-            case.ffn_gpus,
-            case.micro_batches,
-            batch_per_gpu=batch,
-            options=options,
-            expert_tp=case.expert_tp,
-        )
+            model, hw, hw, scenario, case.attention_gpus, case.ffn_gpus, case.micro_batches, batch, None,
+            options, True, 1, case.expert_tp,
+        )  # fmt: skip
     return result, sweep(batch), note
 
 

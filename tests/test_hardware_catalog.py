@@ -127,7 +127,7 @@ def test_datasheet_set_applies_sustained_fractions():
 
 def test_units_are_si():
     hw = load_hardware("mi300x")
-    assert hw.hbm_capacity == pytest.approx(192e9)
+    assert hw.hbm_capacity == 206_141_652_992  # rocm-smi bytes (192 GB datasheet)
     assert hw.hbm_bandwidth == pytest.approx(5.3e12)
     assert hw.scale_up_bandwidth == pytest.approx(448e9)  # 7 peers x 64 GB/s xGMI
     assert hw.bf16_flops == pytest.approx(1307e12)
@@ -161,10 +161,15 @@ def test_paper_set_without_paper_block_is_an_error(name):
 
 def test_unknown_name():
     with pytest.raises(AfdscopeError) as info:
-        load_hardware("h900")
+        load_hardware("hopper")  # nothing close: the whole list
     msg = str(info.value)
-    assert msg.startswith("unknown hardware 'h900'; known: a800, ascend-910c, b200")
+    assert msg.startswith("unknown hardware 'hopper'; known: a800, ascend-910c, b200")
     assert "path to a YAML file" in msg
+    # a typo: the nearest names only ('h900' is one edit from h100, h200 and h800 alike)
+    with pytest.raises(AfdscopeError) as info:
+        load_hardware("h900")
+    assert str(info.value).startswith("unknown hardware 'h900'; did you mean h100, h200 or h800?")
+    assert "a800" not in str(info.value)
 
 
 def test_unknown_value_set():

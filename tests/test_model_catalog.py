@@ -156,8 +156,17 @@ def test_user_config_path_loads(tmp_path):
 
 
 def test_unknown_name():
-    with pytest.raises(AfdscopeError, match="unknown model 'deepseek-v9'.*kimi-k2.*config.json"):
+    # a typo names the nearest model, not the whole list
+    with pytest.raises(
+        AfdscopeError, match=r"unknown model 'deepseek-v9'; did you mean deepseek-v3\?"
+    ) as info:
         load_model("deepseek-v9")
+    assert "kimi-k2" not in str(info.value) and "config.json" in str(info.value)
+    # nothing close: the whole list
+    with pytest.raises(
+        AfdscopeError, match="unknown model 'falcon'; known: deepseek-v3, .*kimi-k2.*config.json"
+    ):
+        load_model("falcon")
     with pytest.raises(AfdscopeError, match="no such file"):
         load_model("/nonexistent/config.json")
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from afdscope.catalog.prices import parse_prices  # noqa: F401  (moved; re-exported for callers)
 from afdscope.errors import AfdscopeError
 from afdscope.specs.hardware import Hardware
 
@@ -24,18 +25,3 @@ def with_price(hw: Hardware, usd_per_gpu_hour: float | None) -> Hardware:
     if not np.isfinite(usd_per_gpu_hour) or usd_per_gpu_hour <= 0:
         raise AfdscopeError(f"price for '{hw.name}' = {usd_per_gpu_hour!r}: give a positive USD per GPU-hour")
     return hw.model_copy(update={"price_usd_per_gpu_hour": float(usd_per_gpu_hour)})
-
-
-def parse_prices(items: list[str] | None) -> dict[str, float]:
-    """`["h800=2.0", "H20=0.8"]` → {"h800": 2.0, "h20": 0.8}."""
-    prices: dict[str, float] = {}
-    for item in items or []:
-        name, sep, value = item.partition("=")
-        try:
-            price = float(value)
-        except ValueError:
-            price = float("nan")
-        if not sep or not name.strip() or not np.isfinite(price) or price <= 0:
-            raise AfdscopeError(f"--price '{item}': write HARDWARE=USD_PER_GPU_HOUR, e.g. --price h800=2.0")
-        prices[name.strip().lower()] = price
-    return prices

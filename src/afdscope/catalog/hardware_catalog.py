@@ -15,11 +15,14 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, PositiveFloat, PositiveInt, ValidationError
 
+from afdscope.catalog.names import unknown_name_hint
 from afdscope.errors import AfdscopeError
 from afdscope.specs.hardware import Hardware, Sustained, ValueSet
 from afdscope.units import GB, GB_S, TB_S, TFLOPS
 
 PAPER_HARDWARE: tuple[str, ...] = ("h20", "h100", "h200", "h800", "b200", "b300", "gb200", "gb300")
+
+_MIB = 2**20  # bytes in the MiB nvidia-smi prints
 
 # strict: a quoted "989" in YAML is a mistake, not a number to coerce.
 _STRICT = ConfigDict(extra="forbid", strict=True)
@@ -31,7 +34,11 @@ class _Datasheet(BaseModel):
     bf16_dense_tflops: PositiveFloat
     fp8_dense_tflops: PositiveFloat | None = None
     fp4_dense_tflops: PositiveFloat | None = None
+    int8_dense_tops: PositiveFloat | None = None  # INT8 tensor-core TOPS, dense
     hbm_capacity_gb: PositiveFloat
+    # What the device reports (nvidia-smi "MiB" total, rocm-smi bytes / 2**20); when given it sets the
+    # datasheet value set's capacity, else hbm_capacity_gb × 1e9 does. The paper value set keeps GB.
+    hbm_capacity_mib: PositiveFloat | None = None
     hbm_bandwidth_tb_s: PositiveFloat
     scale_up_bandwidth_gb_s: PositiveFloat
     scale_up_domain_gpus: PositiveInt
@@ -73,19 +80,48 @@ def list_hardware() -> list[str]:
     return sorted(p.name.removesuffix(".yaml") for p in _catalog_dir().iterdir() if p.name.endswith(".yaml"))
 
 
-def load_hardware(name_or_path: str, value_set: ValueSet = "datasheet") -> Hardware:
-    """A packaged device by short name (case-insensitive), or a user YAML file with the same schema."""
+def load_hardware(name_or_path: str | Path | Hardware, value_set: ValueSet = "datasheet") -> Hardware:
+    """A `Hardware` from a packaged device's short name, a user YAML file, or a spec.
+
+    * a short name ('h800'), case-insensitive: `list_hardware()` lists them;
+    * a path to a YAML file with the catalog's schema (docs/adding-hardware.md). If its `name:` is a
+      packaged device's ('name: h800'), the device is labelled by its path instead (`name` = the path as
+      given, `display_name` gets the path in brackets), so a user's H800 never passes for the catalog's:
+      price it with `--price <path>=USD` and read it as that path in every table;
+    * a `Hardware`, returned as it is when its value set is `value_set` (names and specs alike).
+
+    A short name wins over a file of that name in the working directory; write `./h800` for the file.
+    An unknown name raises `AfdscopeError` naming the nearest short names ("did you mean h800?"), or all
+    of them when none is close.
+    """
     if value_set not in ("datasheet", "paper"):
         raise AfdscopeError(f"unknown value set '{value_set}'; use 'datasheet' or 'paper'")
+    if isinstance(name_or_path, Hardware):
+        if name_or_path.value_set != value_set:
+            raise AfdscopeError(
+                f"hardware '{name_or_path.name}' holds {name_or_path.value_set} values, not {value_set}; "
+                f"load it by name with value_set='{value_set}'"
+            )
+        return name_or_path
+    if not isinstance(name_or_path, str | Path):
+        raise AfdscopeError(
+            f"hardware = {name_or_path!r} ({type(name_or_path).__name__}): pass a short name such as "
+            "'h800', a path to a YAML file, or a Hardware"
+        )
+    name_or_path = str(name_or_path)
     key = name_or_path.strip().lower()
     if key in list_hardware():
         return _load_packaged(key, value_set)
     path = Path(name_or_path).expanduser()
     if path.suffix.lower() in (".yaml", ".yml") or path.exists():
-        return _build(_parse(lambda: path.read_text(encoding="utf-8"), str(path)), str(path), value_set)
+        label = str(path)
+        hw = _build(_parse(lambda: path.read_text(encoding="utf-8"), label), label, value_set)
+        if hw.name.strip().lower() in list_hardware():  # 'name: h800' in a user's file: label it by its path
+            hw = hw.model_copy(update={"name": label, "display_name": f"{hw.display_name} ({label})"})
+        return hw
     raise AfdscopeError(
-        f"unknown hardware '{name_or_path}'; known: {', '.join(list_hardware())}; "
-        "or pass a path to a YAML file"
+        f"unknown hardware '{name_or_path}'; {unknown_name_hint(name_or_path, list_hardware())} "
+        "(a path to a YAML file works too)"
     )
 
 
@@ -181,7 +217,12 @@ def _build(f: _HardwareFile, label: str, value_set: ValueSet) -> Hardware:
             bf16_flops=ds.bf16_dense_tflops * TFLOPS,
             fp8_flops=None if fp8 is None else fp8 * TFLOPS,
             fp4_flops=None if ds.fp4_dense_tflops is None else ds.fp4_dense_tflops * TFLOPS,
-            hbm_capacity=values["hbm_capacity_gb"] * GB,
+            int8_flops=None if ds.int8_dense_tops is None else ds.int8_dense_tops * TFLOPS,
+            hbm_capacity=(
+                ds.hbm_capacity_mib * _MIB
+                if value_set == "datasheet" and ds.hbm_capacity_mib is not None
+                else values["hbm_capacity_gb"] * GB
+            ),
             hbm_bandwidth=values["hbm_bandwidth_tb_s"] * TB_S,
             scale_up_bandwidth=values["scale_up_bandwidth_gb_s"] * GB_S,
             scale_up_domain=ds.scale_up_domain_gpus,

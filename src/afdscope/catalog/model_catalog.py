@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from afdscope.catalog.names import close_names, unknown_name_hint
 from afdscope.errors import AfdscopeError
 from afdscope.specs.model import AttentionSpec, MoEModel
 
@@ -36,6 +37,24 @@ _CATALOG: dict[str, tuple[str, str]] = {
     "minimax-m2": ("MiniMaxAI--MiniMax-M2.json", "MiniMax-M2"),
 }
 
+# Hugging Face repos whose config is a catalog file under another id than its file name spells.
+_EXTRA_HF_IDS: dict[str, str] = {"baidu/ERNIE-4.5-300B-A47B-PT": "ernie-4.5-300b"}
+
+
+def _hf_ids(file: str) -> list[str]:
+    """The Hugging Face ids a catalog file carries in its name: 'org--name.json' → ['org/name'];
+    'zai-org--GLM-4.6_GLM-4.7.json' (one config, two releases) → both; a '.text_config' part is dropped."""
+    org, _, rest = file.removesuffix(".json").removesuffix(".text_config").partition("--")
+    return [f"{org}/{name}" for name in rest.split("_")]
+
+
+# Hugging Face id, lower-cased -> (catalog short name, the id as Hugging Face spells it)
+HF_ALIASES: dict[str, tuple[str, str]] = {
+    hf.lower(): (key, hf)
+    for key, (file, _) in _CATALOG.items()
+    for hf in [*_hf_ids(file), *(h for h, k in _EXTRA_HF_IDS.items() if k == key)]
+}
+
 PAPER_MODELS = ("deepseek-v3", "kimi-k2", "step3", "qwen3-coder-480b", "ernie-4.5-300b", "glm-4.7")
 
 _EXPERT_KEYS = ("n_routed_experts", "num_local_experts", "num_experts", "moe_num_experts")
@@ -48,8 +67,33 @@ def list_models() -> list[str]:
     return list(_CATALOG)
 
 
-def load_model(name_or_path: str) -> MoEModel:
-    """A catalog short name (case-insensitive) or a path to a config.json (or to its folder)."""
+def hf_ids() -> list[str]:
+    """The Hugging Face ids accepted as aliases of catalog models (e.g. 'deepseek-ai/DeepSeek-V3')."""
+    return [hf for _, hf in HF_ALIASES.values()]
+
+
+def load_model(name_or_path: str | Path | MoEModel) -> MoEModel:
+    """A `MoEModel` from a catalog short name, a Hugging Face id of a catalog model, a path, or a spec.
+
+    * a catalog short name ('deepseek-v3'), case-insensitive;
+    * a path to a Hugging Face config.json, or to a folder holding one;
+    * the Hugging Face id of a catalog model ('deepseek-ai/DeepSeek-V3', 'Qwen/Qwen3-235B-A22B'),
+      case-insensitive: `hf_ids()` lists them;
+    * a `MoEModel`, returned as it is (so callers may pass names and specs alike).
+
+    Ambiguity: a short name never contains '/', so only an id and a path can collide ('Qwen/Qwen3-235B-A22B'
+    may also be a folder you downloaded). An existing path wins, because it is what is on your disk;
+    otherwise the id is the catalog model. Anything else raises `AfdscopeError` naming the nearest known
+    names ("did you mean deepseek-v3?"), or all of them when none is close.
+    """
+    if isinstance(name_or_path, MoEModel):
+        return name_or_path
+    if not isinstance(name_or_path, str | Path):
+        raise AfdscopeError(
+            f"model = {name_or_path!r} ({type(name_or_path).__name__}): pass a catalog name such as "
+            "'deepseek-v3', a path to a config.json, or a MoEModel"
+        )
+    name_or_path = str(name_or_path)
     key = name_or_path.strip().lower()
     if key in _CATALOG:
         return _load_catalog(key)
@@ -59,10 +103,23 @@ def load_model(name_or_path: str) -> MoEModel:
     if path.is_file():
         path = path.resolve()
         return _load_path(str(path), path.stat().st_mtime_ns)
-    known = ", ".join(_CATALOG)
+    if key in HF_ALIASES:
+        return _load_catalog(HF_ALIASES[key][0])
     if path.suffix == ".json" or "/" in name_or_path or "\\" in name_or_path:
-        raise AfdscopeError(f"{name_or_path}: no such file; pass an existing config.json or one of: {known}")
-    raise AfdscopeError(f"unknown model '{name_or_path}'; known: {known} (a path to a config.json works too)")
+        near = close_names(name_or_path, hf_ids())
+        fix = (
+            f"did you mean {' or '.join(near)}? (or pass an existing config.json)"
+            if near
+            else f"pass an existing config.json or one of: {', '.join(_CATALOG)}"
+        )
+        what = "no such file"
+        if near or "/" in key:
+            what += ", nor the Hugging Face id of a catalog model"
+        raise AfdscopeError(f"{name_or_path}: {what}; {fix}")
+    raise AfdscopeError(
+        f"unknown model '{name_or_path}'; {unknown_name_hint(name_or_path, _CATALOG)} "
+        "(a path to a config.json works too)"
+    )
 
 
 @lru_cache(maxsize=32)

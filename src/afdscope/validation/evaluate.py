@@ -70,11 +70,15 @@ def case_inputs(case: Case):
     notes: list[str] = []
     weights = _dtype(case.weights, "weights", "weights", notes)
     experts = _dtype(case.expert_weights, "weights", "expert weights", [])
-    if experts != weights:
-        notes.append(f"expert weights {case.expert_weights} not separable: all GEMMs at {weights}")
     kv = _dtype(case.kv_dtype, "kv", "KV", notes)
     attention = _dtype(case.attention_dtype, "attention", "attention", notes)
-    precision = Precision(weights=weights, kv=kv, attention=attention)
+    fields = {"weights": weights, "kv": kv, "attention": attention}
+    if experts != weights:
+        if _allowed("expert_weights", experts):
+            fields["expert_weights"] = experts
+        else:
+            notes.append(f"expert weights {case.expert_weights} not separable: all GEMMs at {weights}")
+    precision = Precision(**fields)
     scenario = Scenario(
         context_tokens=case.context_tokens,
         precision=precision,

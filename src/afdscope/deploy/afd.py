@@ -15,11 +15,12 @@ adds min(round trip, m·stage) minus one stage per step.
 
 from __future__ import annotations
 
-import math
+from dataclasses import replace
 
 import numpy as np
 
-from afdscope.deploy.options import DEFAULT_OPTIONS, DeployOptions
+from afdscope.deploy.calibration import DEFAULT_CALIBRATION, Calibration
+from afdscope.deploy.options import DEFAULT_OPTIONS
 from afdscope.deploy.result import BOTTLENECKS, DeploymentResult, Evaluation
 from afdscope.deploy.step import check_slo, head_and_mtp_s, largest_batch_meeting_slo, shared_experts_s
 from afdscope.errors import AfdscopeError
@@ -27,9 +28,11 @@ from afdscope.memory import afd_weights_per_gpu, kv_bytes_per_request, max_batch
 from afdscope.ops.attention import attention_layer_time_s
 from afdscope.ops.comm import afd_comm, same_scale_up_domain
 from afdscope.ops.experts import expert_layer_time_s, gemm_peak_flops, mlp_time_s
+from afdscope.specs.deployment import AfdDeployment
 from afdscope.specs.hardware import Hardware
 from afdscope.specs.model import MoEModel
 from afdscope.specs.scenario import Scenario
+from afdscope.specs.skew import BALANCED, RoutingSkew
 
 
 def _check_counts(attention_hw, ffn_hw, attention_gpus, ffn_gpus, micro_batches, whole_nodes) -> None:
@@ -67,27 +70,34 @@ def _check_tp(model, attention_hw, ffn_hw, attention_gpus, ffn_gpus, attention_t
         )
 
 
-def evaluate_afd(
+def evaluate_afd(*args, **kw) -> Evaluation:
+    """Transitional: (model, AfdDeployment, …) → `_evaluate_afd`; the old (model, hw, hw, scenario, …)."""
+    if isinstance(args[1], Hardware):
+        return _legacy_evaluate_afd(*args, **kw)
+    return _evaluate_afd(*args, **kw)
+
+
+def _evaluate_afd(
     model: MoEModel,
-    attention_hw: Hardware,
-    ffn_hw: Hardware,
+    deployment: AfdDeployment,
     scenario: Scenario,
-    attention_gpus,
-    ffn_gpus: int,
-    micro_batches: int,
     batch_per_gpu,
-    options: DeployOptions = DEFAULT_OPTIONS,
+    calibration: Calibration = DEFAULT_CALIBRATION,
+    skew: RoutingSkew = BALANCED,
     context_tokens=None,
-    whole_nodes: bool = True,
-    attention_tp: int = 1,
-    expert_tp: int = 1,
+    attention_gpus=None,
 ) -> Evaluation:
-    """Evaluate AFD for every batch per attention GPU, context and attention GPU count in the broadcast
-    arrays (the FFN side — its GPU count, hardware and expert placement — is fixed per call).
-    `attention_tp`: tensor parallelism inside data-parallel attention groups; `expert_tp`: each expert
-    cut into that many shards of M/expert_tp on as many FFN GPUs of one node."""
+    """Evaluate `deployment` for every batch per attention GPU and context in the broadcast arrays, and
+    for every attention GPU count in `attention_gpus` (an array sweeping the deployment's own count; the
+    FFN side — its GPU count, hardware and expert placement — is fixed per call)."""
+    dep, cal = deployment, calibration
+    attention_hw, ffn_hw, ffn_gpus = dep.attention_hardware, dep.ffn_hardware, dep.ffn_gpus
+    attention_tp, expert_tp, micro_batches = dep.attention_tp, dep.expert_tp, dep.micro_batches
+    if attention_gpus is None:
+        attention_gpus = dep.attention_gpus
+    memory = replace(cal.memory, redundant_experts=dep.redundant_experts)
     _check_tp(model, attention_hw, ffn_hw, attention_gpus, ffn_gpus, attention_tp, expert_tp)
-    _check_counts(attention_hw, ffn_hw, attention_gpus, ffn_gpus, micro_batches, whole_nodes)
+    _check_counts(attention_hw, ffn_hw, attention_gpus, ffn_gpus, micro_batches, dep.whole_nodes)
     prec = scenario.precision
     q = scenario.query_positions
     m = micro_batches
@@ -97,24 +107,21 @@ def evaluate_afd(
     tokens = requests * q  # per attention GPU and micro-batch
     h, k, mi = model.hidden_size, model.top_k, model.moe_intermediate_size
 
-    t_core = attention_layer_time_s(
-        model, attention_hw, requests, ctx, prec, q, options.attention, attention_tp
-    )
+    t_core = attention_layer_time_s(model, attention_hw, requests, ctx, prec, q, cal.attention, attention_tp)
     t_a = t_core
     ffn_tokens = tokens * attention_gpus / ffn_gpus  # tokens one FFN GPU serves, for its shared expert
     # Expert shards of M/expert_tp: each assignment is computed by expert_tp GPUs, 1/expert_tp each.
     assignments = tokens * attention_gpus * k * expert_tp / ffn_gpus
-    redundant = options.memory.redundant_experts
-    experts_per_gpu = math.ceil((model.n_routed_experts + redundant) * expert_tp / ffn_gpus)
+    experts_per_gpu = dep.experts_per_gpu(model)
     shard = mi / expert_tp
     # The busiest FFN GPU sets the stage under skewed routing.
     t_f = expert_layer_time_s(
-        ffn_hw, assignments * options.expert_load_factor, experts_per_gpu, h, shard, prec, options.gemm
+        ffn_hw, assignments * skew.expert_load_factor, experts_per_gpu, h, shard, prec, cal.gemm
     )
-    if options.shared_experts_on == "attention":
-        t_a = t_a + shared_experts_s(model, attention_hw, tokens, scenario, options)
+    if dep.shared_experts_on == "attention":
+        t_a = t_a + shared_experts_s(model, attention_hw, tokens, scenario, cal)
     else:
-        t_f = t_f + shared_experts_s(model, ffn_hw, ffn_tokens, scenario, options)
+        t_f = t_f + shared_experts_s(model, ffn_hw, ffn_tokens, scenario, cal)
 
     comm = afd_comm(
         model,
@@ -123,26 +130,24 @@ def evaluate_afd(
         tokens,
         attention_gpus,
         ffn_gpus,
-        options.comm,
-        options.dedup,
+        cal.comm,
+        cal.dedup,
         expert_tp,
-        options.comm_load_factor,
+        skew.comm_load_factor,
     )
-    t_c = comm.stage_s(options.comm.full_duplex)
+    t_c = comm.stage_s(cal.comm.full_duplex)
     stage = np.maximum(np.maximum(t_a, t_f), t_c)
     round_trip = t_a + comm.dispatch_s + t_f + comm.combine_s
     layer = np.maximum(m * stage, round_trip)
     dense = 0.0
     if model.n_dense_layers:
-        t_dense = mlp_time_s(attention_hw, tokens, h, model.dense_intermediate_size, prec, options.gemm)
+        t_dense = mlp_time_s(attention_hw, tokens, h, model.dense_intermediate_size, prec, cal.gemm)
         dense = m * (t_core + t_dense)
     # The last micro-batch leaves the pipeline one round trip after it entered, not one stage: the
     # step pays the difference once (capped at the m stages a bubbling layer already spans).
-    fill = np.maximum(np.minimum(round_trip, m * stage) - stage, 0.0) if options.pipeline_fill else 0.0
+    fill = np.maximum(np.minimum(round_trip, m * stage) - stage, 0.0) if cal.pipeline_fill else 0.0
     mean_layer = (model.n_moe_layers * layer + model.n_dense_layers * dense) / model.num_layers
-    serial = options.step_overhead_s + head_and_mtp_s(
-        model, attention_hw, batch, scenario, options, mean_layer
-    )
+    serial = cal.step_overhead_s + head_and_mtp_s(model, attention_hw, batch, scenario, cal, mean_layer)
     step = serial + model.n_moe_layers * layer + model.n_dense_layers * dense + fill
     bottleneck = np.select(
         [m * stage < round_trip, (t_c >= t_a) & (t_c >= t_f), t_a >= t_f],
@@ -160,16 +165,16 @@ def evaluate_afd(
         1,
         ffn_gpus,
         prec,
-        options.memory,
-        shared_experts_on=options.shared_experts_on,
+        memory,
+        shared_experts_on=dep.shared_experts_on,
         attention_tp=attention_tp,
         expert_tp=expert_tp,
     )
     kv = kv_bytes_per_request(
         model, ctx, prec, mtp_layers=model.mtp_layers if scenario.mtp_draft_tokens else 0
     ) * (attention_tp * model.attention.kv_share(attention_tp))  # TP groups replicate what cannot split
-    reasons = memory_reasons(attention_hw, w_attn, 1.0, 0, options.memory, role="attention")
-    reasons += memory_reasons(ffn_hw, w_ffn, 1.0, 0, options.memory, role="ffn")
+    reasons = memory_reasons(attention_hw, w_attn, 1.0, 0, memory, role="attention")
+    reasons += memory_reasons(ffn_hw, w_ffn, 1.0, 0, memory, role="ffn")
     n_attn = np.asarray(attention_gpus, dtype=float)
     shape = np.broadcast_shapes(batch.shape, ctx.shape, n_attn.shape, np.shape(step))
 
@@ -194,7 +199,7 @@ def evaluate_afd(
         ffn_peak_flops=gemm_peak_flops(ffn_hw, prec),
         stage_s=b(layer / m),
         bottleneck=np.broadcast_to(bottleneck, shape),
-        max_batch_per_gpu=b(max_batch_per_gpu(attention_hw, w_attn, kv, options.memory)),
+        max_batch_per_gpu=b(max_batch_per_gpu(attention_hw, w_attn, kv, memory)),
         memory_reasons=tuple(reasons),
         memory_gb_per_gpu={"attention": w_attn.as_gb(), "ffn": w_ffn.as_gb()},
         dense_layer_s=b(dense),
@@ -222,57 +227,48 @@ def evaluate_afd(
             if attention_hw.name == ffn_hw.name and attention_hw.is_superpod
             else "scale-out",
             "experts_per_ffn_gpu": experts_per_gpu,
-            "shared_experts_on": options.shared_experts_on,
+            "shared_experts_on": dep.shared_experts_on,
             "context_tokens": scenario.context_tokens,
             "mtp_draft_tokens": scenario.mtp_draft_tokens,
             "weights": prec.weights,
             "kv_dtype": prec.kv,
         },
+        deployment=dep,
+        calibration=cal,
     )
 
 
-def eval_afd(
+def eval_afd(*args, **kw) -> DeploymentResult:
+    """Transitional: (model, AfdDeployment, …) → `_eval_afd`; the old (model, hw, hw, scenario, …)."""
+    if isinstance(args[1], Hardware):
+        return _legacy_eval_afd(*args, **kw)
+    return _eval_afd(*args, **kw)
+
+
+def _eval_afd(
     model: MoEModel,
-    attention_hw: Hardware,
-    ffn_hw: Hardware,
+    deployment: AfdDeployment,
     scenario: Scenario,
-    attention_gpus: int,
-    ffn_gpus: int,
-    micro_batches: int = 3,
     batch_per_gpu: int | None = None,
     tpot_slo_s: float | None = None,
-    options: DeployOptions = DEFAULT_OPTIONS,
-    whole_nodes: bool = True,
-    attention_tp: int = 1,
-    expert_tp: int = 1,
+    calibration: Calibration = DEFAULT_CALIBRATION,
+    skew: RoutingSkew = BALANCED,
 ) -> DeploymentResult:
     """One AFD deployment: at a fixed batch per attention GPU, or the largest batch meeting a TPOT SLO."""
     if (batch_per_gpu is None) == (tpot_slo_s is None):
         raise AfdscopeError("give exactly one of a batch per GPU or a TPOT SLO")
 
     def evaluate(b):
-        return evaluate_afd(
-            model,
-            attention_hw,
-            ffn_hw,
-            scenario,
-            attention_gpus,
-            ffn_gpus,
-            micro_batches,
-            b,
-            options,
-            whole_nodes=whole_nodes,
-            attention_tp=attention_tp,
-            expert_tp=expert_tp,
-        )
+        return _evaluate_afd(model, deployment, scenario, b, calibration, skew)
 
     if batch_per_gpu is not None:
         if batch_per_gpu < 1:
             raise AfdscopeError(f"batch per GPU = {batch_per_gpu}: give at least 1 request")
         return evaluate(batch_per_gpu).point()
-    check_slo(tpot_slo_s, options, scenario.tokens_per_step)
-    cap = int(evaluate(micro_batches).max_batch_per_gpu)
-    ev, i = largest_batch_meeting_slo(evaluate, tpot_slo_s, micro_batches, cap)
+    check_slo(tpot_slo_s, calibration, scenario.tokens_per_step)
+    m = deployment.micro_batches
+    cap = int(evaluate(m).max_batch_per_gpu)
+    ev, i = largest_batch_meeting_slo(evaluate, tpot_slo_s, m, cap)
     tpot = float(ev.tpot_s[i])
     extra = ()
     if tpot > tpot_slo_s:
@@ -281,3 +277,93 @@ def eval_afd(
             f"exceeds the SLO of {tpot_slo_s * 1e3:g} ms",
         )
     return ev.point(i, extra)
+
+
+def _legacy_split(
+    attention_hw,
+    ffn_hw,
+    attention_gpus,
+    ffn_gpus,
+    micro_batches,
+    options,
+    whole_nodes,
+    attention_tp,
+    expert_tp,
+):
+    options = DEFAULT_OPTIONS if options is None else options
+    # A swept attention count keeps its array out of the (scalar) deployment.
+    first = int(np.asarray(attention_gpus).flat[0]) if np.ndim(attention_gpus) else int(attention_gpus)
+    if first < 1 or ffn_gpus < 1 or micro_batches not in (2, 3, 4):
+        # Let the evaluator's own checks word the error, on the values as given.
+        _check_counts(attention_hw, ffn_hw, attention_gpus, ffn_gpus, micro_batches, whole_nodes)
+    dep = AfdDeployment(
+        attention_hardware=attention_hw,
+        ffn_hardware=ffn_hw,
+        attention_gpus=first,
+        ffn_gpus=ffn_gpus,
+        micro_batches=micro_batches,
+        attention_tp=attention_tp,
+        expert_tp=expert_tp,
+        shared_experts_on=options.shared_experts_on,
+        whole_nodes=whole_nodes,
+        redundant_experts=options.memory.redundant_experts,
+    )
+    return dep, options.calibration, options.skew
+
+
+def _legacy_evaluate_afd(
+    model,
+    attention_hw,
+    ffn_hw,
+    scenario,
+    attention_gpus,
+    ffn_gpus,
+    micro_batches,
+    batch_per_gpu,
+    options=None,
+    context_tokens=None,
+    whole_nodes=True,
+    attention_tp=1,
+    expert_tp=1,
+):
+    dep, cal, skew = _legacy_split(
+        attention_hw,
+        ffn_hw,
+        attention_gpus,
+        ffn_gpus,
+        micro_batches,
+        options,
+        whole_nodes,
+        attention_tp,
+        expert_tp,
+    )
+    return _evaluate_afd(model, dep, scenario, batch_per_gpu, cal, skew, context_tokens, attention_gpus)
+
+
+def _legacy_eval_afd(
+    model,
+    attention_hw,
+    ffn_hw,
+    scenario,
+    attention_gpus,
+    ffn_gpus,
+    micro_batches=3,
+    batch_per_gpu=None,
+    tpot_slo_s=None,
+    options=None,
+    whole_nodes=True,
+    attention_tp=1,
+    expert_tp=1,
+):
+    dep, cal, skew = _legacy_split(
+        attention_hw,
+        ffn_hw,
+        attention_gpus,
+        ffn_gpus,
+        micro_batches,
+        options,
+        whole_nodes,
+        attention_tp,
+        expert_tp,
+    )
+    return _eval_afd(model, dep, scenario, batch_per_gpu, tpot_slo_s, cal, skew)

@@ -14,11 +14,12 @@ TPOT = step / tokens per step (spec beyond.md §D).
 
 from __future__ import annotations
 
-import math
+from dataclasses import replace
 
 import numpy as np
 
-from afdscope.deploy.options import DEFAULT_OPTIONS, DeployOptions
+from afdscope.deploy.calibration import DEFAULT_CALIBRATION, Calibration
+from afdscope.deploy.options import DEFAULT_OPTIONS
 from afdscope.deploy.result import BOTTLENECKS, DeploymentResult, Evaluation
 from afdscope.deploy.step import check_slo, head_and_mtp_s, largest_batch_meeting_slo, shared_experts_s
 from afdscope.errors import AfdscopeError
@@ -26,79 +27,85 @@ from afdscope.memory import ep_weights_per_gpu, kv_bytes_per_request, max_batch_
 from afdscope.ops.attention import attention_layer_time_s
 from afdscope.ops.comm import ep_comm
 from afdscope.ops.experts import expert_layer_time_s, gemm_peak_flops, mlp_time_s
+from afdscope.specs.deployment import EpDeployment
 from afdscope.specs.hardware import Hardware
 from afdscope.specs.model import MoEModel
 from afdscope.specs.scenario import Scenario
+from afdscope.specs.skew import BALANCED, RoutingSkew
 
 
-def evaluate_ep(
+def evaluate_ep(*args, **kw) -> Evaluation:
+    """Transitional: (model, EpDeployment, …) → `_evaluate_ep`; the old (model, hw, scenario, gpus, …)."""
+    if isinstance(args[1], Hardware):
+        return _legacy_evaluate_ep(*args, **kw)
+    return _evaluate_ep(*args, **kw)
+
+
+def _evaluate_ep(
     model: MoEModel,
-    hw: Hardware,
+    deployment: EpDeployment,
     scenario: Scenario,
-    gpus: int,
     batch_per_gpu,
-    options: DeployOptions = DEFAULT_OPTIONS,
+    calibration: Calibration = DEFAULT_CALIBRATION,
+    skew: RoutingSkew = BALANCED,
     context_tokens=None,
-    attention_tp: int = 1,
 ) -> Evaluation:
-    """Evaluate EP over `gpus` GPUs for every batch (and context) in the broadcast arrays.
-    `attention_tp`: tensor parallelism inside each data-parallel attention group."""
-    if gpus < 1:
-        raise AfdscopeError(f"gpus = {gpus}: an EP deployment needs at least 1 GPU")
+    """Evaluate `deployment` for every batch per GPU (and context) in the broadcast arrays."""
+    hw, gpus, attention_tp = deployment.hardware, deployment.gpus, deployment.attention_tp
+    cal = calibration
+    memory = replace(cal.memory, redundant_experts=deployment.redundant_experts)
     prec = scenario.precision
     q = scenario.query_positions
-    mb = 2 if options.ep_overlap == "2bo" else 1
+    mb = deployment.micro_batches
     batch = np.asarray(batch_per_gpu, dtype=float)
     ctx = np.asarray(scenario.context_tokens if context_tokens is None else context_tokens, dtype=float)
     requests = batch / mb  # per micro-batch
     tokens = requests * q
     h, k = model.hidden_size, model.top_k
 
-    if gpus % attention_tp:
-        raise AfdscopeError(f"attention TP {attention_tp} does not divide {gpus} GPUs")
-    t_attn = attention_layer_time_s(model, hw, requests, ctx, prec, q, options.attention, attention_tp)
-    redundant = options.memory.redundant_experts
-    experts_per_gpu = math.ceil((model.n_routed_experts + redundant) / gpus)
+    t_attn = attention_layer_time_s(model, hw, requests, ctx, prec, q, cal.attention, attention_tp)
+    experts_per_gpu = deployment.experts_per_gpu(model)
     assignments = tokens * k
     # The busiest GPU sets the layer's pace under skewed routing.
     t_experts = expert_layer_time_s(
         hw,
-        assignments * options.expert_load_factor,
+        assignments * skew.expert_load_factor,
         experts_per_gpu,
         h,
         model.moe_intermediate_size,
         prec,
-        options.gemm,
+        cal.gemm,
     )
-    t_shared = shared_experts_s(model, hw, tokens, scenario, options)
-    comm = ep_comm(model, hw, tokens, gpus, options.comm, options.comm_load_factor)
+    t_shared = shared_experts_s(model, hw, tokens, scenario, cal)
+    comm = ep_comm(model, hw, tokens, gpus, cal.comm, skew.comm_load_factor)
     t_comm = comm.dispatch_s + comm.combine_s
     compute = t_attn + t_shared + t_experts
     drain = 0.0
-    if options.ep_overlap == "2bo":
+    overlap = deployment.overlap
+    if overlap == "2bo":
         layer = 2 * np.maximum(compute, t_comm)
         # The last micro-batch's trailing block (its all-to-all or its compute) overlaps nothing.
-        drain = np.minimum(compute, t_comm) if options.pipeline_fill else 0.0
-    elif options.ep_overlap == "sbo":
+        drain = np.minimum(compute, t_comm) if cal.pipeline_fill else 0.0
+    elif overlap == "sbo":
         layer = t_attn + t_experts + np.maximum(t_shared, t_comm)
     else:
         layer = compute + t_comm
     dense = 0.0
     if model.n_dense_layers:
-        t_dense = mlp_time_s(hw, tokens, h, model.dense_intermediate_size, prec, options.gemm)
+        t_dense = mlp_time_s(hw, tokens, h, model.dense_intermediate_size, prec, cal.gemm)
         dense = mb * (t_attn + t_dense)
     mean_layer = (model.n_moe_layers * layer + model.n_dense_layers * dense) / model.num_layers
-    serial = options.step_overhead_s + head_and_mtp_s(model, hw, batch, scenario, options, mean_layer)
+    serial = cal.step_overhead_s + head_and_mtp_s(model, hw, batch, scenario, cal, mean_layer)
     step = serial + model.n_moe_layers * layer + model.n_dense_layers * dense + drain
 
-    exposed_comm = t_comm > compute if options.ep_overlap == "2bo" else t_comm > np.maximum(t_attn, t_experts)
+    exposed_comm = t_comm > compute if overlap == "2bo" else t_comm > np.maximum(t_attn, t_experts)
     bottleneck = np.where(
         exposed_comm,
         BOTTLENECKS.index("communication"),
         np.where(t_attn > t_shared + t_experts, BOTTLENECKS.index("attention"), BOTTLENECKS.index("ffn")),
     )
 
-    weights = ep_weights_per_gpu(model, gpus, prec, options.memory, attention_tp)
+    weights = ep_weights_per_gpu(model, gpus, prec, memory, attention_tp)
     kv = kv_bytes_per_request(
         model, ctx, prec, mtp_layers=model.mtp_layers if scenario.mtp_draft_tokens else 0
     ) * (attention_tp * model.attention.kv_share(attention_tp))  # TP groups replicate what cannot split
@@ -125,8 +132,8 @@ def evaluate_ep(
         ffn_peak_flops=gemm_peak_flops(hw, prec),
         stage_s=b(layer / mb),
         bottleneck=np.broadcast_to(bottleneck, shape),
-        max_batch_per_gpu=b(max_batch_per_gpu(hw, weights, kv, options.memory)),
-        memory_reasons=tuple(memory_reasons(hw, weights, 1.0, 0, options.memory, role="ep")),
+        max_batch_per_gpu=b(max_batch_per_gpu(hw, weights, kv, memory)),
+        memory_reasons=tuple(memory_reasons(hw, weights, 1.0, 0, memory, role="ep")),
         memory_gb_per_gpu={"ep": weights.as_gb()},
         dense_layer_s=b(dense),
         serial_s=b(serial),
@@ -138,7 +145,7 @@ def evaluate_ep(
             "model": model.name,
             "hardware": hw.name,
             "gpus": gpus,
-            "overlap": options.ep_overlap,
+            "overlap": overlap,
             "attention_tp": attention_tp,
             "experts_per_gpu": experts_per_gpu,
             "context_tokens": scenario.context_tokens,
@@ -146,40 +153,69 @@ def evaluate_ep(
             "weights": prec.weights,
             "kv_dtype": prec.kv,
         },
+        deployment=deployment,
+        calibration=cal,
     )
 
 
-def eval_ep(
+def eval_ep(*args, **kw) -> DeploymentResult:
+    """Transitional: (model, EpDeployment, …) → `_eval_ep`; the old (model, hw, scenario, gpus, …)."""
+    if isinstance(args[1], Hardware):
+        return _legacy_eval_ep(*args, **kw)
+    return _eval_ep(*args, **kw)
+
+
+def _eval_ep(
     model: MoEModel,
-    hw: Hardware,
+    deployment: EpDeployment,
     scenario: Scenario,
-    gpus: int,
     batch_per_gpu: int | None = None,
     tpot_slo_s: float | None = None,
-    options: DeployOptions = DEFAULT_OPTIONS,
-    attention_tp: int = 1,
+    calibration: Calibration = DEFAULT_CALIBRATION,
+    skew: RoutingSkew = BALANCED,
 ) -> DeploymentResult:
     """One EP deployment: at a fixed batch per GPU, or at the largest batch that meets a TPOT SLO."""
     if (batch_per_gpu is None) == (tpot_slo_s is None):
         raise AfdscopeError("give exactly one of a batch per GPU or a TPOT SLO")
+
+    def evaluate(b):
+        return _evaluate_ep(model, deployment, scenario, b, calibration, skew)
+
     if batch_per_gpu is not None:
         if batch_per_gpu < 1:
             raise AfdscopeError(f"batch per GPU = {batch_per_gpu}: give at least 1 request")
-        return evaluate_ep(
-            model, hw, scenario, gpus, batch_per_gpu, options, attention_tp=attention_tp
-        ).point()
-    check_slo(tpot_slo_s, options, scenario.tokens_per_step)
-    step = 2 if options.ep_overlap == "2bo" else 1
-    cap = int(
-        evaluate_ep(model, hw, scenario, gpus, step, options, attention_tp=attention_tp).max_batch_per_gpu
-    )
-    ev, i = largest_batch_meeting_slo(
-        lambda b: evaluate_ep(model, hw, scenario, gpus, b, options, attention_tp=attention_tp),
-        tpot_slo_s,
-        step,
-        cap,
-    )
+        return evaluate(batch_per_gpu).point()
+    check_slo(tpot_slo_s, calibration, scenario.tokens_per_step)
+    step = deployment.micro_batches
+    cap = int(evaluate(step).max_batch_per_gpu)
+    ev, i = largest_batch_meeting_slo(evaluate, tpot_slo_s, step, cap)
     return ev.point(i, _slo_reasons(ev, i, tpot_slo_s))
+
+
+def _legacy_split(hw, gpus, options, attention_tp):
+    options = DEFAULT_OPTIONS if options is None else options
+    dep = EpDeployment(
+        hardware=hw,
+        gpus=gpus,
+        overlap=options.ep_overlap,
+        attention_tp=attention_tp,
+        redundant_experts=options.memory.redundant_experts,
+    )
+    return dep, options.calibration, options.skew
+
+
+def _legacy_evaluate_ep(
+    model, hw, scenario, gpus, batch_per_gpu, options=None, context_tokens=None, attention_tp=1
+):
+    dep, cal, skew = _legacy_split(hw, gpus, options, attention_tp)
+    return _evaluate_ep(model, dep, scenario, batch_per_gpu, cal, skew, context_tokens)
+
+
+def _legacy_eval_ep(
+    model, hw, scenario, gpus, batch_per_gpu=None, tpot_slo_s=None, options=None, attention_tp=1
+):
+    dep, cal, skew = _legacy_split(hw, gpus, options, attention_tp)
+    return _eval_ep(model, dep, scenario, batch_per_gpu, tpot_slo_s, cal, skew)
 
 
 def _slo_reasons(ev: Evaluation, i: int, tpot_slo_s: float) -> tuple[str, ...]:

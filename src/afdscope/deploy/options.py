@@ -1,8 +1,6 @@
-"""How a deployment is modelled: operator calibrations and pipeline choices, bundled as named presets.
-
-`default` uses the calibrated operator models; `paper` reproduces arXiv 2602.09721's accounting (ideal
-roofline kernels, 1 B + 2 B per element on a half-duplex link, max(1, K/N_F) node dedup, a 15 ms step gap,
-no pipeline fill) so an AFD evaluation under it matches the paper's FFN-side HFU.
+"""Transitional adapter: the old `DeployOptions` bundle (calibration + deployment structure + routing
+skew in one value). New code uses `Calibration` (deploy/calibration.py), `EpDeployment` /
+`AfdDeployment` (specs/deployment.py) and `RoutingSkew` (specs/skew.py); `split` maps one onto them.
 """
 
 from __future__ import annotations
@@ -46,6 +44,28 @@ class DeployOptions:
     # (max/mean = 1/σ). 1 is balanced routing; afdscope.imbalance derives them from routing statistics.
     expert_load_factor: float | np.ndarray = 1.0
     comm_load_factor: float | np.ndarray = 1.0
+
+    @property
+    def calibration(self):
+        from afdscope.deploy.calibration import Calibration
+
+        return Calibration(
+            name="paper" if self.dedup == "paper" and not self.pipeline_fill else "default",
+            attention=self.attention,
+            gemm=self.gemm,
+            comm=self.comm,
+            memory=self.memory,
+            dedup=self.dedup,
+            step_overhead_s=self.step_overhead_s,
+            pipeline_fill=self.pipeline_fill,
+            model_head_and_mtp=self.model_head_and_mtp,
+        )
+
+    @property
+    def skew(self):
+        from afdscope.specs.skew import RoutingSkew
+
+        return RoutingSkew(expert_load_factor=self.expert_load_factor, comm_load_factor=self.comm_load_factor)
 
     def __post_init__(self):
         # Scalars, or arrays (one entry per routing draw, broadcast against the evaluator's sweep).

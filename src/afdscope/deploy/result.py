@@ -48,6 +48,9 @@ class Evaluation:
     # outside the layer pipeline (fixed overhead, LM head, MTP drafts; AFD's pipeline fill excluded).
     dense_layer_s: np.ndarray | float = 0.0
     serial_s: np.ndarray | float = 0.0
+    # What was evaluated and how (AFD: `attention_gpus` of the deployment may be swept by the array above).
+    deployment: object = None
+    calibration: object = None
 
     @property
     def tokens_per_s_total(self) -> np.ndarray:
@@ -135,6 +138,18 @@ class Evaluation:
                 role: float(at(usd_per_million_tokens(usd, self.tokens_per_s_total)))
                 for role, usd in self.usd_per_hour_by_role.items()
             },
+            deployment=self._deployment_at(at),
+            calibration=self.calibration,
+        )
+
+    def _deployment_at(self, at):
+        if self.deployment is None or self.mode == "ep":
+            return self.deployment
+        n = int(at(np.broadcast_to(self.attention_gpus, self.step_s.shape)))
+        return (
+            self.deployment
+            if n == self.deployment.attention_gpus
+            else self.deployment.replace(attention_gpus=n)
         )
 
     def _config_at(self, at) -> dict:
@@ -166,8 +181,11 @@ class DeploymentResult:
     config: dict
     usd_per_million_output_tokens: float | None = None
     usd_per_million_by_role: dict = field(default_factory=dict)  # AFD: attention and FFN shares
+    # The evaluated values themselves (the JSON form keeps to `config`).
+    deployment: object = field(default=None, repr=False, compare=False)
+    calibration: object = field(default=None, repr=False, compare=False)
 
     def as_dict(self) -> dict:
-        d = dict(self.__dict__)
+        d = {k: v for k, v in self.__dict__.items() if k not in ("deployment", "calibration")}
         d["reasons"] = list(self.reasons)
         return d

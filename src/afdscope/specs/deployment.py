@@ -1,0 +1,106 @@
+"""What is deployed, as values: large-scale EP (`EpDeployment`) or attention-FFN disaggregation
+(`AfdDeployment`) — hardware, GPU counts, overlap or micro-batches, tensor parallelism, where the
+shared experts run, the whole-node rule and EPLB's redundant expert slots.
+
+Structure only: how kernels perform is a `Calibration` (afdscope.deploy.calibration), how routing is
+skewed a `RoutingSkew` (afdscope.specs.skew). The evaluators take and return these values, so nothing
+rebuilds a deployment from strings.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from afdscope.errors import AfdscopeError
+from afdscope.specs.hardware import Hardware
+from afdscope.specs.model import MoEModel
+from afdscope.specs.validated import Validated
+
+Overlap = Literal["2bo", "sbo", "nbo"]
+SharedOn = Literal["attention", "ffn"]
+AFD_MICRO_BATCHES = (2, 3, 4)
+
+
+class EpDeployment(Validated):
+    """`gpus` GPUs, each running data-parallel attention and its share of the experts.
+
+    overlap: two-batch (2bo: two micro-batches), single-batch (sbo: communication behind the shared
+    expert) or none (nbo), paper Table 2. attention_tp: tensor parallelism inside each data-parallel
+    attention group. redundant_experts: EPLB replica slots over the whole EP group, per MoE layer.
+    """
+
+    hardware: Hardware
+    gpus: int
+    overlap: Overlap = "2bo"
+    attention_tp: int = Field(1, ge=1)
+    redundant_experts: int = Field(0, ge=0)
+
+    @model_validator(mode="after")
+    def _counts(self):
+        if self.gpus < 1:
+            raise AfdscopeError(f"gpus = {self.gpus}: an EP deployment needs at least 1 GPU")
+        if self.gpus % self.attention_tp:
+            raise AfdscopeError(f"attention TP {self.attention_tp} does not divide {self.gpus} GPUs")
+        return self
+
+    mode: Literal["ep"] = "ep"
+
+    @property
+    def micro_batches(self) -> int:
+        """Micro-batches per step: two under two-batch overlap, else one."""
+        return 2 if self.overlap == "2bo" else 1
+
+    @property
+    def total_gpus(self) -> int:
+        return self.gpus
+
+    def experts_per_gpu(self, model: MoEModel) -> int:
+        return math.ceil((model.n_routed_experts + self.redundant_experts) / self.gpus)
+
+
+class AfdDeployment(Validated):
+    """`attention_gpus` GPUs of `attention_hardware` run attention (and the dense layers, LM head, MTP
+    and, by default, the shared experts); `ffn_gpus` GPUs of `ffn_hardware` hold the routed experts;
+    `micro_batches` ping-pong between the sides.
+
+    expert_tp: each expert cut into that many shards of M / expert_tp on as many FFN GPUs of one node.
+    whole_nodes: both sides come in whole nodes unless the traffic stays inside one Superpod.
+    """
+
+    attention_hardware: Hardware
+    ffn_hardware: Hardware
+    attention_gpus: int
+    ffn_gpus: int
+    micro_batches: int = 3
+    attention_tp: int = 1
+    expert_tp: int = 1
+    shared_experts_on: SharedOn = "attention"
+    whole_nodes: bool = True
+    redundant_experts: int = Field(0, ge=0)
+
+    mode: Literal["afd"] = "afd"
+
+    @model_validator(mode="after")
+    def _counts(self):
+        if self.attention_gpus < 1 or self.ffn_gpus < 1:
+            raise AfdscopeError(
+                f"attention GPUs = {self.attention_gpus}, FFN GPUs = {self.ffn_gpus}: "
+                "AFD needs at least 1 of each"
+            )
+        if self.micro_batches not in AFD_MICRO_BATCHES:
+            raise AfdscopeError(f"micro-batches = {self.micro_batches}: AFD pipelines use 2, 3 or 4")
+        return self
+
+    @property
+    def total_gpus(self) -> int:
+        return self.attention_gpus + self.ffn_gpus
+
+    def experts_per_gpu(self, model: MoEModel) -> int:
+        """Expert shards on one FFN GPU (EPLB replicas included)."""
+        return math.ceil((model.n_routed_experts + self.redundant_experts) * self.expert_tp / self.ffn_gpus)
+
+
+Deployment = EpDeployment | AfdDeployment

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from pydantic import ValidationError
 
 from afdscope.catalog.hardware_catalog import load_hardware
 from afdscope.catalog.model_catalog import load_model
@@ -58,7 +59,7 @@ def test_bad_afd_micro_batches():
 
 def test_deployments_are_frozen_and_replace_revalidates():
     dep = EpDeployment(hardware=H800, gpus=16)
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="frozen"):
         dep.gpus = 8
     assert dep.replace(gpus=32).gpus == 32 and dep.gpus == 16
     with pytest.raises(AfdscopeError, match="at least 1 GPU"):

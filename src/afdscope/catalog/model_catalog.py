@@ -8,6 +8,7 @@ experts, windows); the readers below try the known spellings in order. Every bad
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
@@ -106,14 +107,16 @@ def load_model(name_or_path: str | Path | MoEModel) -> MoEModel:
     if key in HF_ALIASES:
         return _load_catalog(HF_ALIASES[key][0])
     if path.suffix == ".json" or "/" in name_or_path or "\\" in name_or_path:
-        near = close_names(name_or_path, hf_ids())
+        # 'org/name' reads as a Hugging Face id; './x', '/abs/x' and '*.json' read as paths only.
+        hf_like = re.fullmatch(r"[A-Za-z0-9][\w.-]*/[\w.-]+", name_or_path) and path.suffix != ".json"
+        near = close_names(name_or_path, hf_ids()) if hf_like else []
         fix = (
             f"did you mean {' or '.join(near)}? (or pass an existing config.json)"
             if near
             else f"pass an existing config.json or one of: {', '.join(_CATALOG)}"
         )
         what = "no such file"
-        if near or "/" in key:
+        if hf_like:
             what += ", nor the Hugging Face id of a catalog model"
         raise AfdscopeError(f"{name_or_path}: {what}; {fix}")
     raise AfdscopeError(

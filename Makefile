@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 OUT    ?= afdscope-out
 
-.PHONY: install run test bench lint fuzz clean
+.PHONY: install run test bench lint fuzz clean calibration-data
 
 install: $(STAMP)
 
@@ -39,3 +39,13 @@ lint: install
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache
+
+# Re-creates the measured kernel tables (src/afdscope/calibration/measured/, validation/data/) from the
+# aiconfigurator-core wheel (Apache-2.0) in a scratch venv; needs the network, never run by test or run.
+AIC_VENV ?= /tmp/aic-venv
+AIC_VERSION ?= 0.12.0
+calibration-data:
+	test -x $(AIC_VENV)/bin/python || $(PYTHON) -m venv $(AIC_VENV)
+	$(AIC_VENV)/bin/python -m pip install --quiet --no-deps 'aiconfigurator-core==$(AIC_VERSION)'
+	$(AIC_VENV)/bin/python -m pip install --quiet 'pandas>=2.2' 'pyarrow>=15'
+	$(AIC_VENV)/bin/python src/afdscope/calibration/sources/aiconfigurator.py

@@ -222,16 +222,18 @@ def test_step3_min_sparsity_vectorises():
 # --- dtype fallback ------------------------------------------------------------------------------------
 
 
-def test_gemm_dtype_falls_back_to_the_next_wider_format():
+def test_gemm_dtype_refuses_a_format_the_device_lacks():
     h800, a800 = load_hardware("h800"), load_hardware("a800")
     b200 = load_hardware("b200")
-    assert gemm_dtype(h800, Precision(weights="fp4")) == "fp8"
     assert gemm_dtype(b200, Precision(weights="fp4")) == "fp4"
-    assert gemm_dtype(a800, Precision(weights="fp8")) == "bf16"
-    assert gemm_dtype(a800, Precision(weights="fp4")) == "bf16"
-    # A800 FP8 experts: FP8 bytes, BF16 FLOPs. 10,000 tokens over 1 expert is compute bound there.
-    t = expert_layer_time_s(a800, 10_000, 1, H, M, FP8, IDEAL_GEMM)
-    assert float(t) == pytest.approx(6 * 10_000 * H * M / 312e12)
+    assert gemm_dtype(a800, Precision(weights="int8")) == "int8"
+    with pytest.raises(AfdscopeError, match=r"'h800' has no dense FP4 peak.*it has: bf16, fp8, int8"):
+        gemm_dtype(h800, Precision(weights="fp4"))
+    with pytest.raises(AfdscopeError, match=r"'a800' has no dense FP8 peak.*it has: bf16, int8"):
+        expert_layer_time_s(a800, 10_000, 1, H, M, FP8, IDEAL_GEMM)
+    # A800 W8A8 INT8 experts: 10,000 tokens over 1 expert is compute bound at the 624 TOPS INT8 rate.
+    t = expert_layer_time_s(a800, 10_000, 1, H, M, Precision(weights="int8"), IDEAL_GEMM)
+    assert float(t) == pytest.approx(6 * 10_000 * H * M / 624e12)
 
 
 # --- dense GEMM and MLP ----------------------------------------------------------------------------------
@@ -284,9 +286,10 @@ EXPERTS = np.array([1.0, 2, 4, 8, 32, 256]).reshape(-1, 1)
 def test_more_bandwidth_or_flops_never_slows(calibration, hw_name):
     base = load_hardware(hw_name)
     faster_hbm = base.model_copy(update={"hbm_bandwidth": base.hbm_bandwidth * 1.5})
-    scale = {k: getattr(base, k) and getattr(base, k) * 1.5 for k in ("bf16_flops", "fp8_flops", "fp4_flops")}
+    peaks = ("bf16_flops", "fp8_flops", "fp4_flops", "int8_flops")
+    scale = {k: getattr(base, k) and getattr(base, k) * 1.5 for k in peaks}
     faster_flops = base.model_copy(update=scale)
-    for precision in (Precision(weights="fp8"), Precision(weights="bf16"), Precision(weights="fp4")):
+    for precision in (Precision(weights=d) for d in base.dtypes):
         t0 = expert_layer_time_s(base, TOKENS, EXPERTS, H, M, precision, calibration)
         for faster in (faster_hbm, faster_flops):
             t1 = expert_layer_time_s(faster, TOKENS, EXPERTS, H, M, precision, calibration)

@@ -145,8 +145,7 @@ def mean_attended_tokens(model: MoEModel, context) -> np.ndarray:
 
 def _rates(hw: Hardware, precision: Precision, basis: Basis) -> tuple[float, float, float]:
     """(bandwidth, attention FLOP/s, GEMM FLOP/s) before the calibration's fractions."""
-    # A800 has no FP8: its INT8 GEMMs (Step-3 Table 9) run at the BF16 peak here; the fitted projection
-    # efficiency absorbs the difference.
+    # A format the device lacks (FP8 on A800) raises here: no silent upcast.
     attn, gemm = hw.runnable_dtype(precision.attention), hw.runnable_dtype(precision.gemm_dtype)
     if basis == "peak":
         return hw.hbm_bandwidth, hw.peak_flops(attn), hw.peak_flops(gemm)
@@ -261,12 +260,21 @@ def attention_layer_time_s(
 
 # --- calibration --------------------------------------------------------------------------------------
 
-# Conditions of Step-3 Table 9: 4 GPUs, 256 requests, BF16 attention and KV, FP8 (H800/H20) or INT8
-# (A800, taken as 1-byte weights at the BF16 peak) GEMMs. Attention is data parallel, 64 requests per
+# Conditions of Step-3 Table 9: 4 GPUs, 256 requests, BF16 attention and KV, FP8 (H800/H20) or W8A8
+# INT8 (A800, `microbench_precision`) GEMMs. Attention is data parallel, 64 requests per
 # GPU: sharding MFA's or MLA's single KV head by tensor parallelism would make each GPU read all 256
 # requests' KV, which alone takes longer than the measured layer (MFA on H800 at 8K: 641 vs 281 µs).
 MICROBENCH_BATCH_PER_GPU = 64
 MICROBENCH_PRECISION = Precision(weights="fp8", kv="bf16", attention="bf16")
+
+
+def microbench_precision(hw: Hardware) -> Precision:
+    """FP8 projections where the device has FP8, else INT8 (Step-3 ran A800 in W8A8 INT8)."""
+    if "fp8" in hw.dtypes:
+        return MICROBENCH_PRECISION
+    return MICROBENCH_PRECISION.model_copy(update={"weights": "int8"})
+
+
 _MICROBENCH_MODELS = {"Step3": "step3", "DeepSeek-V3": "deepseek-v3", "Qwen3-235B-A22B": "qwen3-235b"}
 
 
@@ -312,12 +320,13 @@ def _microbench_terms(rows: list[dict], calibration: AttentionCalibration) -> np
     )
     terms = []
     for r in rows:
+        hw = load_hardware(r["hardware_key"], "datasheet")
         p = attention_layer_parts(
             load_model(r["model_key"]),
-            load_hardware(r["hardware_key"], "datasheet"),
+            hw,
             MICROBENCH_BATCH_PER_GPU,
             r["context_tokens"],
-            MICROBENCH_PRECISION,
+            microbench_precision(hw),
             calibration=unit,
         )
         terms.append((float(p.kv_read_s), float(p.core_math_s), float(p.projection_s)))

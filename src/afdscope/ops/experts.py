@@ -120,13 +120,13 @@ class ExpertLayerParts:
 
 
 def gemm_dtype(hw: Hardware, precision: Precision) -> str:
-    """The FLOPS peak the GEMMs run at on `hw` (`Hardware.runnable_dtype`: FP4 → FP8 on Hopper, FP8 →
-    BF16 on A800 / Ascend). Weight bytes stay those of the storage format."""
+    """The format the GEMMs run at on `hw`: `precision.gemm_dtype`, or an AfdscopeError naming the formats
+    the device has (`Hardware.runnable_dtype`: no FP4 on Hopper, no FP8 on A800 / Ascend)."""
     return hw.runnable_dtype(precision.gemm_dtype)
 
 
 def gemm_peak_flops(hw: Hardware, precision: Precision) -> float:
-    """Sustained dense FLOP/s for the GEMMs (see `gemm_dtype` for the fallback)."""
+    """Sustained dense FLOP/s for the GEMMs (`gemm_dtype`)."""
     return hw.effective_flops(gemm_dtype(hw, precision))
 
 
@@ -306,7 +306,7 @@ def compute_bound_tokens_per_layer(
         raise AfdscopeError(f"weight_bytes = {weight_bytes!r}: must be > 0")
     if dtype not in ("bf16", "fp8", "fp4"):
         raise AfdscopeError(f"dtype '{dtype}': choose bf16, fp8 or fp4")
-    peak = hw.effective_flops(gemm_dtype(hw, Precision(weights=dtype)))
+    peak = hw.effective_flops(hw.fallback_dtype(dtype))
     per_expert = peak * weight_bytes / (2.0 * hw.effective_hbm_bandwidth)
     return per_expert * model.n_routed_experts / model.top_k
 

@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt
 
 ValueSet = Literal["datasheet", "paper"]
-Dtype = Literal["bf16", "fp8", "fp4"]
+Dtype = Literal["bf16", "fp8", "fp4", "int8"]
 
 
 class Sustained(BaseModel):
@@ -39,7 +39,8 @@ class Hardware(BaseModel):
     bf16_flops: PositiveFloat  # FLOP/s, dense (no 2:4 sparsity)
     fp8_flops: PositiveFloat | None = None
     fp4_flops: PositiveFloat | None = None
-    hbm_capacity: PositiveFloat  # bytes
+    int8_flops: PositiveFloat | None = None  # INT8 tensor-core OP/s, dense (W8A8 GEMMs)
+    hbm_capacity: PositiveFloat  # bytes, as the device reports it (nvidia-smi MiB × 2**20) where known
     hbm_bandwidth: PositiveFloat  # bytes/s
     scale_up_bandwidth: PositiveFloat  # bytes/s per GPU, one direction (NVLink / UB / xGMI / PCIe)
     scale_up_domain: PositiveInt  # GPUs reachable over scale-up (8 for HGX, 72 for NVL72)
@@ -56,31 +57,49 @@ class Hardware(BaseModel):
         then routes all AFD traffic over scale-up."""
         return self.scale_up_domain > self.gpus_per_node
 
+    def _peaks(self) -> dict[str, float | None]:
+        return {
+            "bf16": self.bf16_flops,
+            "fp8": self.fp8_flops,
+            "fp4": self.fp4_flops,
+            "int8": self.int8_flops,
+        }
+
     def peak_flops(self, dtype: Dtype = "fp8") -> float:
-        value = {"bf16": self.bf16_flops, "fp8": self.fp8_flops, "fp4": self.fp4_flops}[dtype]
+        peaks = self._peaks()
+        if dtype not in peaks:
+            from afdscope.errors import AfdscopeError
+
+            raise AfdscopeError(f"unknown compute format {dtype!r}; use one of: {', '.join(peaks)}")
+        value = peaks[dtype]
         if value is None:
             from afdscope.errors import AfdscopeError
 
             raise AfdscopeError(
                 f"hardware '{self.name}' has no dense {dtype.upper()} peak; "
-                f"choose another dtype (it has: {', '.join(self.dtypes)})"
+                f"choose another format (it has: {', '.join(self.dtypes)})"
             )
         return value
 
     @property
     def dtypes(self) -> tuple[str, ...]:
-        return tuple(
-            d for d, v in (("bf16", self.bf16_flops), ("fp8", self.fp8_flops), ("fp4", self.fp4_flops)) if v
-        )
+        """Compute formats this device has a dense peak for, narrowest last: bf16, fp8, int8, fp4."""
+        peaks = self._peaks()
+        return tuple(d for d in ("bf16", "fp8", "int8", "fp4") if peaks[d])
 
     def runnable_dtype(self, dtype: Dtype) -> Dtype:
-        """The format a kernel for `dtype` runs at here: a device without it upcasts in the kernel
-        (W4A8 / W8A16 style) and runs at the next wider format it has (fp4 → fp8 → bf16)."""
-        if dtype == "fp4" and self.fp4_flops is None:
-            dtype = "fp8"
-        if dtype == "fp8" and self.fp8_flops is None:
-            dtype = "bf16"
+        """`dtype` itself when this device has a dense peak for it; otherwise an `AfdscopeError` naming the
+        formats it has (FP4 on Hopper, FP8 on Ampere or Ascend). No silent upcast: a W4A16 / W8A16 kernel
+        is a different deployment, chosen by asking for the format it computes in."""
+        self.peak_flops(dtype)
         return dtype
+
+    def fallback_dtype(self, dtype: Dtype) -> Dtype:
+        """The next wider format this device has (fp4 → fp8 → bf16, int8 → bf16): only for analyses
+        that quote a device's best rate for a format it lacks (the Janus threshold on A100); deployments
+        use `runnable_dtype`, which refuses."""
+        order = {"fp4": ("fp4", "fp8", "bf16"), "fp8": ("fp8", "bf16"), "int8": ("int8", "bf16")}
+        return next(d for d in order.get(dtype, (dtype,)) + ("bf16",) if self._peaks().get(d))
 
     def effective_flops(self, dtype: Dtype = "fp8") -> float:
         return self.peak_flops(dtype) * self.sustained.compute

@@ -12,27 +12,25 @@ import pytest
 from afdscope.catalog.hardware_catalog import load_hardware
 from afdscope.catalog.model_catalog import load_model
 from afdscope.deploy.afd import evaluate_afd
-from afdscope.deploy.ep import evaluate_ep
-from afdscope.deploy.options import DEFAULT_OPTIONS, deploy_preset
-from afdscope.report.budget import (
+from afdscope.deploy.budget import (
     CATEGORIES,
     kv_bytes_per_gpu_request,
     layer_split,
     memory_headroom,
     step_budget,
 )
-from afdscope.report.deployment_report import (
+from afdscope.deploy.ep import evaluate_ep
+from afdscope.deploy.options import DEFAULT_OPTIONS, deploy_preset
+from afdscope.report.deployment_report import _paper_view, build_report
+from afdscope.report.html import CHARTS, fmt, map_layers, render_report, verdict_sentence
+from afdscope.report.search_rows import config_label
+from afdscope.search.sensitivity import (
     SIGMAS,
-    _paper_view,
     best_under_slo,
-    build_report,
     derived_sigma,
-    eplb_slots,
     reevaluate,
     sigma_sweep,
 )
-from afdscope.report.html_report import CHARTS, fmt, map_layers, render_report, verdict_sentence
-from afdscope.report.search_rows import config_label
 from afdscope.specs.scenario import Scenario
 from afdscope.units import GB
 
@@ -142,6 +140,7 @@ def test_ep_budget_adds_up_by_hand(data, ds, h800):
     assert fill == pytest.approx(min(a + f, comm))
     parts = b.per_step["ep"]
     assert sum(parts.values()) == pytest.approx(step, rel=1e-12)
+    assert b.role_total_s("ep") == pytest.approx(step, rel=1e-12)
     assert parts["exposed_communication"] == pytest.approx(ds.n_moe_layers * 2 * max(0.0, comm - a - f))
     head = serial - options.step_overhead_s
     assert parts["compute"] == pytest.approx(ds.n_moe_layers * 2 * (a + f) + ds.n_dense_layers * dense + head)
@@ -167,6 +166,7 @@ def test_afd_budget_adds_up_by_hand(data, ds, h800):
         parts = b.per_step[role]
         assert set(parts) == set(CATEGORIES)
         assert sum(parts.values()) == pytest.approx(step, rel=1e-12)
+        assert b.role_total_s(role) == pytest.approx(step, rel=1e-12)
         assert parts["bubbles"] == pytest.approx(ds.n_moe_layers * max(0.0, layer - m * stage) + fill)
         assert parts["exposed_communication"] == pytest.approx(ds.n_moe_layers * m * (stage - max(a, f)))
     att, ffn = b.per_step["attention"], b.per_step["ffn"]
@@ -274,15 +274,6 @@ def test_sigma_sweep_is_monotonic_and_matches_the_best_at_sigma_1(data, ds, h800
 
 def test_best_under_slo_is_zero_when_nothing_meets_it(data, ds, h800):
     assert best_under_slo(data.search.ep.best, ds, {"h800": h800}, SCENARIO, DEFAULT_OPTIONS, 1e-3) == 0.0
-
-
-def test_eplb_slots():
-    assert eplb_slots(256, 256) == 256  # 1 → 2 slots per GPU
-    assert eplb_slots(256, 24) == 32  # 11 → 12 slots: 288 = 12 × 24
-    assert eplb_slots(256, 144) == 176  # 2 → 3 slots
-    for n, g in ((256, 64), (48, 16), (384, 40)):
-        r = eplb_slots(n, g)
-        assert (n + r) % g == 0 and (n + r) // g == -(-n // g) + 1
 
 
 def test_derived_sigma(data, ds, h800):

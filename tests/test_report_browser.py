@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from afdscope.report.html_report import CHARTS
+from afdscope.report.html import CHARTS
 
 
 def _chromium() -> str | None:

@@ -128,6 +128,10 @@ class StepBudget:
     def tpot_s(self) -> float:
         return self.step_s / self.tokens_per_step
 
+    def role_total_s(self, role: str) -> float:
+        """The sum of one role's per-step parts (equal to `step_s` up to rounding)."""
+        return sum(self.per_step[role].values())
+
     @property
     def slack_s(self) -> float:
         """Step time left under the SLO (negative when the SLO is missed)."""

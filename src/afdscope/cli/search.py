@@ -1,0 +1,158 @@
+"""`afdscope search`: the best EP and AFD deployments under a latency constraint, and a verdict."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from afdscope.cli.common import (
+    check_plot,
+    deploy_options,
+    finite,
+    info,
+    ms_to_s,
+    progress_after_one_second,
+    scenario,
+    split,
+    stop_progress,
+)
+from afdscope.cli.options import (
+    AcceptOpt,
+    AttnCandidatesOpt,
+    AttnDtypeOpt,
+    CandidatesOpt,
+    CommLoadOpt,
+    ContextOpt,
+    DeployPresetOpt,
+    DraftOpt,
+    ExpertLoadOpt,
+    FfnCandidatesOpt,
+    Fmt,
+    ForceOpt,
+    FormatOpt,
+    KvDtypeOpt,
+    KvOpt,
+    ModelOpt,
+    PlotOpt,
+    PriceOpt,
+    RedundantOpt,
+    SetOpt,
+    TpotOpt,
+    ValueSetOpt,
+    WeightsOpt,
+    WOpt,
+)
+from afdscope.errors import AfdscopeError
+
+
+def register(app: typer.Typer) -> None:
+    app.command("search")(search_cmd)
+
+
+def hardware_list(names: list[str] | None, prices: dict, value_set: str):
+    """The named devices, each with its --price (USD per GPU-hour) when one was given."""
+    from afdscope.catalog.hardware_catalog import load_hardware
+    from afdscope.cost import with_price
+
+    out = []
+    for name in split(names) or []:
+        hw = load_hardware(name, value_set)
+        out.append(with_price(hw, prices.get(hw.name)))
+    return out
+
+
+def _candidates(hardware, attention_hardware, ffn_hardware, price, value_set: str):
+    """(both-role, attention, FFN) candidate lists; every --price must name a candidate."""
+    from afdscope.cost import parse_prices
+
+    prices = parse_prices(price)
+    hws = hardware_list(hardware, prices, value_set)
+    attn = hardware_list(attention_hardware, prices, value_set)
+    ffn = hardware_list(ffn_hardware, prices, value_set)
+    unknown = set(prices) - {h.name for h in hws + attn + ffn}
+    if unknown:
+        raise AfdscopeError(
+            f"--price for {', '.join(sorted(unknown))}, which is not a candidate; "
+            "price the devices you search"
+        )
+    if not hws:
+        hws = list(dict.fromkeys(attn + ffn))
+    if not hws:
+        raise AfdscopeError("give --hardware (or --attention-hardware and --ffn-hardware)")
+    return hws, attn, ffn
+
+
+def _print_search(result, fmt: Fmt) -> None:
+    from afdscope.report.output import print_rows, to_json
+    from afdscope.report.search_rows import best_rows, pareto_rows, verdict_line
+
+    if fmt is Fmt.json:
+        print(to_json(result.as_dict()))
+    elif fmt is Fmt.csv:
+        print_rows(pareto_rows(result), "csv")
+    else:
+        print_rows(best_rows(result), "table", f"{result.inputs['model']}: best configurations")
+        print(verdict_line(result))
+        info(f"{result.evaluated:,} configurations in {result.seconds:.2f} s")
+
+
+def search_cmd(
+    model: ModelOpt,
+    context: ContextOpt,
+    hardware: CandidatesOpt = None,
+    attention_hardware: AttnCandidatesOpt = None,
+    ffn_hardware: FfnCandidatesOpt = None,
+    tpot_slo_ms: TpotOpt = None,
+    min_tokens_per_s_per_user: Annotated[
+        float | None, typer.Option("--min-tokens-per-s-per-user", help="Alternative to --tpot-slo-ms.")
+    ] = None,
+    max_gpus: Annotated[int, typer.Option("--max-gpus", min=2, max=4096, help="Largest deployment.")] = 256,
+    max_batch: Annotated[
+        int, typer.Option("--max-batch-per-gpu", min=1, max=65536, help="Largest batch the search tries.")
+    ] = 1024,
+    mtp_draft: DraftOpt = 0,
+    mtp_accept: AcceptOpt = 0.0,
+    weights: WOpt = WeightsOpt.fp8,
+    kv_dtype: KvDtypeOpt = KvOpt.bf16,
+    attention_dtype: AttnDtypeOpt = KvOpt.bf16,
+    price: PriceOpt = None,
+    preset: DeployPresetOpt = "default",
+    expert_load_factor: ExpertLoadOpt = 1.0,
+    comm_load_factor: CommLoadOpt = 1.0,
+    redundant_experts: RedundantOpt = 0,
+    value_set: SetOpt = ValueSetOpt.datasheet,
+    fmt: FormatOpt = Fmt.table,
+    plot: PlotOpt = None,
+    force: ForceOpt = False,
+) -> None:
+    """Best EP and AFD deployments under a latency constraint, their Pareto fronts, and a verdict.
+
+    Example: afdscope search --model deepseek-v3 --hardware h800 --context 4096 --tpot-slo-ms 50
+    """
+    from afdscope.catalog.model_catalog import load_model
+    from afdscope.deploy.step import check_slo
+    from afdscope.search import Constraint, SearchSpace, search
+
+    check_plot(plot, force)
+    finite("--tpot-slo-ms", tpot_slo_ms)
+    finite("--min-tokens-per-s-per-user", min_tokens_per_s_per_user)
+    if (tpot_slo_ms is None) == (min_tokens_per_s_per_user is None):
+        raise AfdscopeError("give exactly one of --tpot-slo-ms or --min-tokens-per-s-per-user")
+    hws, attn, ffn = _candidates(hardware, attention_hardware, ffn_hardware, price, value_set.value)
+    workload = scenario(context, mtp_draft, mtp_accept, weights, kv_dtype, attention_dtype)
+    constraint = Constraint(
+        tpot_slo_s=ms_to_s(tpot_slo_ms), min_tokens_per_s_per_user=min_tokens_per_s_per_user
+    )
+    options = deploy_options(preset, expert_load_factor, comm_load_factor, redundant_experts)
+    check_slo(constraint.tpot_limit_s, options, workload.tokens_per_step)
+    update, state = progress_after_one_second()
+    m = load_model(model)
+    space = SearchSpace(max_gpus=max_gpus, max_batch_per_gpu=max_batch)
+    result = search(m, workload, constraint, hws, attn or None, ffn or None, space, options, progress=update)
+    stop_progress(state)
+    if plot:
+        from afdscope.report.figures import plot_pareto
+
+        plot_pareto(result, plot)
+    _print_search(result, fmt)

@@ -69,6 +69,7 @@ class _HardwareFile(BaseModel):
     price_usd_per_gpu_hour: PositiveFloat | None = None
     sources: list[str] = []
     notes: list[str] = []
+    calibration_profile: str | None = None  # calibration/profiles/<family>.yaml
 
 
 def _catalog_dir():
@@ -232,6 +233,7 @@ def _build(f: _HardwareFile, label: str, value_set: ValueSet) -> Hardware:
             price_usd_per_gpu_hour=f.price_usd_per_gpu_hour,
             sources=tuple(f.sources),
             notes=tuple(f.notes),
+            calibration_profile=f.calibration_profile,
         )
     except ValidationError as exc:  # e.g. an empty name; the file fields are already checked
         raise AfdscopeError(validation_message(exc, label, Hardware)) from None

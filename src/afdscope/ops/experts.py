@@ -1,99 +1,165 @@
-"""Routed experts (grouped GEMM) and dense GEMMs on one GPU: roofline times with a kernel-efficiency curve.
+"""Routed experts (grouped GEMM) and dense GEMMs on one GPU: each GEMM a roofline of its own kernel.
 
-    t = max(weight bytes / BW_hbm_eff, FLOPs / (F · OFU(rows per group))) + launches · overhead
+    t_gemm = softmax_p(bytes / (BW · e_mem), FLOPs(rows padded to the M tile) · (1 + k0/K) / (F · e_mma)) + t_min
 
-Pure functions; token counts broadcast as numpy arrays, specs are scalars. SI units throughout.
-Equations, calibration values and their sources: docs/ops/experts.md (spec beyond.md §B, §H).
+bytes = weights + activations in + outputs; F = the format's dense peak. The efficiencies, tile and fixed
+cost come from the hardware's architecture profile (calibration/profiles/<family>.yaml), fitted on
+measured kernel tables; the fixed cost is a time, so it never scales with 1/F. Pure functions; token
+counts broadcast as numpy arrays, specs are scalars. SI units. Equations and sources: docs/ops/experts.md.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import math
+from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
+from afdscope.calibration.profiles import (
+    IDEAL_KERNEL,
+    PRESET_USE,
+    GemmKernel,
+    ProfileUse,
+    family_of,
+    gemm_kernel,
+)
 from afdscope.errors import AfdscopeError
 from afdscope.roofline import roofline_time_s
 from afdscope.specs.hardware import Hardware
 from afdscope.specs.model import MoEModel
-from afdscope.specs.scenario import Precision
+from afdscope.specs.scenario import DTYPE_BYTES, Precision
 
 # A gated MLP (routed expert, shared expert, dense layer) launches two GEMMs: gate/up fused, then down.
-# The SwiGLU (+ requantisation) between them is taken as fused into them, as the paper ignores it.
 GATED_MLP_LAUNCHES = 2
+# GEMM outputs are BF16 (DeepGEMM's f8f8bf16, cuBLAS BF16).
+OUTPUT_BYTES = 2.0
+
+Basis = Literal["effective", "peak"]
 
 
 @dataclass(frozen=True)
 class GemmCalibration:
-    """How close a (grouped) GEMM kernel gets to the dense peak F, as a function of its row count.
+    """Which kernel values the GEMM operators use.
 
-    OFU(b) = ofu_max · b / (b + tokens_half), b = rows (tokens) per group (expert). Equivalently, the
-    compute time of a group is that of b + tokens_half rows at ofu_max: a fixed per-expert cost worth
-    `tokens_half` rows (tile padding to the 64/128-row WGMMA tile, pipeline fill and drain, wave tail,
-    load imbalance inside the grouped GEMM) on top of a linear part.
-
-    ofu_max: asymptotic fraction of the dense peak a large GEMM reaches.
-    tokens_half: rows per group at which a grouped expert GEMM's OFU is ofu_max / 2.
-    dense_tokens_half: the same for plain GEMMs (shared experts, dense layers, LM head): small-M
-        kernels swap A and B and tile tokens by 8–32 instead of padding each group to 64–128 rows.
-    kernel_overhead_s: fixed time per GEMM launch (launch gap, prologue/epilogue), added on top.
+    grouped / dense: explicit kernel values (routed experts / plain GEMMs), or None to take them from the
+        hardware's architecture profile (`Hardware.calibration_profile`).
     count_distinct_experts: read the weights of the experts actually hit (expected under uniform
         routing) instead of all experts on the GPU.
+    activation_bytes: count activation reads and output writes, not just weights.
+    activation: charge the SiLU·mul + requantisation kernel between gate_up and down.
+    basis: "peak": fractions of the datasheet peaks (profiles are fitted so); "effective": of the
+        hardware file's sustained values (the paper's value set has fractions 1).
     """
 
-    ofu_max: float
-    tokens_half: float
-    kernel_overhead_s: float
-    count_distinct_experts: bool
-    dense_tokens_half: float = 0.0
+    grouped: GemmKernel | None = None
+    dense: GemmKernel | None = None
+    count_distinct_experts: bool = True
+    activation_bytes: bool = True
+    basis: Basis = "peak"
+    activation: bool = True  # SiLU·mul + requant between the two GEMMs (ops.small_ops.activation_time_s)
 
     def __post_init__(self):
-        if not 0 < self.ofu_max <= 1:
-            raise AfdscopeError(f"ofu_max = {self.ofu_max!r}: must be in (0, 1]")
-        if not self.tokens_half >= 0:
-            raise AfdscopeError(f"tokens_half = {self.tokens_half!r}: must be >= 0")
-        if not self.dense_tokens_half >= 0:
-            raise AfdscopeError(f"dense_tokens_half = {self.dense_tokens_half!r}: must be >= 0")
-        if not self.kernel_overhead_s >= 0:
-            raise AfdscopeError(f"kernel_overhead_s = {self.kernel_overhead_s!r}: must be >= 0")
+        if self.basis not in ("effective", "peak"):
+            raise AfdscopeError(f"basis = {self.basis!r}: use 'effective' or 'peak'")
 
 
 IDEAL_GEMM = GemmCalibration(
-    ofu_max=1.0, tokens_half=0.0, kernel_overhead_s=0.0, count_distinct_experts=False
+    grouped=IDEAL_KERNEL,
+    dense=IDEAL_KERNEL,
+    count_distinct_experts=False,
+    activation_bytes=False,
+    basis="effective",
+    activation=False,
 )
-"""The paper's FFN rank (arXiv 2602.09721 §3.2): OFU = 1 at any size, no launch cost, the weights of all
-local experts read once per micro-batch. Reproduces afdscope.paper.ffn_rank's t_G exactly."""
+"""The paper's FFN rank (arXiv 2602.09721 §3.2): OFU = 1 at any size, no padding, no fixed cost, weights
+only, all local experts read once per micro-batch. Reproduces afdscope.paper.ffn_rank's t_G exactly."""
 
-DEFAULT_GEMM = GemmCalibration(
-    ofu_max=0.78,
-    tokens_half=222.0,
-    kernel_overhead_s=3e-6,
-    count_distinct_experts=True,
-    dense_tokens_half=16.0,
-)
-"""Calibrated on H800 (FP8, DeepSeek-V3 expert shapes H = 7168, M = 2048).
+DEFAULT_GEMM = GemmCalibration()
+"""Every kernel value from the hardware's profile (calibration/profiles/<family>.yaml); distinct
+experts counted; activations counted; fractions of the datasheet peaks."""
 
-* ofu_max = 0.78: DeepGEMM reaches up to 1,550 FP8 TFLOPS on H800 (README, 2025-04; PRs #74–#86),
-  1550 / 1979 = 0.783, for large GEMMs.
-* tokens_half = 222: solves OFU(740) = 0.60 with that ofu_max — the one kernel-level figure we have,
-  ≈ 60 % grouped-GEMM HFU at ≈ 740 tokens per expert (DeepSeek's serving profile, as quoted by the
-  paper's Fig. 3; spec paper-model.md §7). At 740 tokens per expert FP8 experts are compute bound
-  (intensity 1,480 FLOP/B > F/BW), so that HFU is the OFU. Cross-check against DeepGEMM's first
-  masked-layout table (2025-02, H800, K = 7168): 256 / 512 / 1,024 rows per group measured 0.47 /
-  0.53 / 0.62 of peak; the curve gives 0.42 / 0.54 / 0.64 (the K = 2048 down-projection runs lower).
-* kernel_overhead_s = 3 µs per GEMM launch, 6 µs per expert layer: an estimate of the kernel-to-kernel
-  gap and prologue under CUDA graphs (≈ 2 % of the paper's 336 µs layer budget), not a measurement.
-  The paper's ≈ 10 µs is for an unfused activation kernel, which is taken as fused here.
-* count_distinct_experts: a GPU with few assignments over many experts reads only the experts hit
-  (Janus, arXiv 2512.13525).
-* dense_tokens_half = 16: plain GEMMs over a few decode rows (shared expert, dense layers, LM head) use
-  small-M (swap-AB) kernels whose padding waste is half a 32-row tile, not the grouped GEMM's
-  per-expert fixed cost; with 222 an H20 shared expert over 1 token would take 6× its weight-read time.
 
-Caveat: tokens_half is in rows, so the fixed per-expert cost scales with 1/F. On a slow-compute GPU
-(H20: F/BW = 74) small per-expert batches come out compute bound; that follows from the 64-row WGMMA
-tile padding this curve stands in for, but kernels that swap A and B for small M avoid part of it.
-"""
+def resolve_kernel(
+    hw: Hardware, calibration: GemmCalibration, kernel: str, fmt: str
+) -> tuple[GemmKernel, ProfileUse]:
+    """The kernel values `calibration` names for (hw, kernel, format), and which profile entry."""
+    explicit = calibration.grouped if kernel == "grouped" else calibration.dense
+    if explicit is not None:
+        return explicit, PRESET_USE
+    return gemm_kernel(family_of(hw), kernel, fmt, hw.name)
+
+
+def _rates(hw: Hardware, fmt: str, basis: Basis) -> tuple[float, float]:
+    fmt = hw.runnable_dtype(fmt)
+    if basis == "peak":
+        return hw.hbm_bandwidth, hw.peak_flops(fmt)
+    return hw.effective_hbm_bandwidth, hw.effective_flops(fmt)
+
+
+def soft_max(a, b, p: float):
+    """(a^p + b^p)^(1/p) without overflow; p = inf is the hard maximum."""
+    if math.isinf(p):
+        return np.maximum(a, b)
+    hi, lo = np.maximum(a, b), np.minimum(a, b)
+    ratio = np.divide(lo, hi, out=np.zeros_like(hi, dtype=float), where=hi > 0)
+    return hi * (1.0 + ratio**p) ** (1.0 / p)
+
+
+def padded_rows(rows, groups, tile_m: int):
+    """Rows the MMAs compute: each of `groups` groups' rows / groups rounded up to the tile (tile 1:
+    the rows themselves, fractional means allowed)."""
+    if tile_m == 1:
+        return np.asarray(rows, dtype=float)
+    g = np.asarray(groups, dtype=float)
+    per = np.divide(rows, g, out=np.zeros_like(g * 1.0 + np.asarray(rows, dtype=float)), where=g > 0)
+    return g * np.ceil(per / tile_m - 1e-9) * tile_m
+
+
+@dataclass(frozen=True)
+class GemmTimes:
+    """One GEMM (or a grouped GEMM over `groups` same-shape groups) on one GPU, broadcast arrays."""
+
+    memory_s: np.ndarray
+    mma_s: np.ndarray
+    fixed_s: float
+    time_s: np.ndarray
+
+
+def gemm_kernel_time(
+    kernel: GemmKernel,
+    bandwidth: float,
+    peak_flops: float,
+    rows,
+    n,
+    k,
+    weight_bytes: float,
+    groups=1.0,
+    act_bytes: float | None = None,
+) -> GemmTimes:
+    """The kernel model: groups · n · k weights, `rows` rows in total (act_bytes per input element,
+    None = no activation traffic), BF16 outputs."""
+    r = np.asarray(rows, dtype=float)
+    g = np.asarray(groups, dtype=float)
+    traffic = g * (np.asarray(n, dtype=float) * k * weight_bytes)
+    if act_bytes is not None:
+        traffic = traffic + r * (k * act_bytes + n * OUTPUT_BYTES)
+    mma_rows = padded_rows(r, g, kernel.tile_m)
+    memory_s = traffic / (bandwidth * kernel.e_mem)
+    mma_s = 2.0 * mma_rows * n * k * (1.0 + kernel.k0 / k) / (peak_flops * kernel.e_mma)
+    return GemmTimes(memory_s, mma_s, kernel.t_min_s, soft_max(memory_s, mma_s, kernel.overlap_p) + kernel.t_min_s)
+
+
+def _one_intensity(kernel: GemmKernel, calibration: GemmCalibration) -> bool:
+    """Weights only, hard max, no padding or fixed cost: gate_up and down have one arithmetic intensity,
+    so their roofline is that of their sum (the paper's single t_G, bit for bit)."""
+    return (
+        not calibration.activation_bytes
+        and math.isinf(kernel.overlap_p)
+        and kernel.tile_m == 1
+        and kernel.t_min_s == 0
+        and kernel.k0 == 0
+    )
 
 
 @dataclass(frozen=True)
@@ -103,13 +169,17 @@ class ExpertLayerParts:
     assignments: np.ndarray  # token-expert pairs the GPU computes
     distinct_experts: np.ndarray  # experts whose weights are read
     tokens_per_expert: np.ndarray  # rows per group the grouped GEMM sees
-    flops: np.ndarray
+    flops: np.ndarray  # useful FLOPs (no padding)
     weight_bytes: np.ndarray
-    ofu: np.ndarray  # kernel efficiency from the calibration curve
-    peak_flops: float  # F at the precision the GEMM runs (after fallback)
-    memory_time_s: np.ndarray
-    compute_time_s: np.ndarray  # FLOPs / (F · OFU)
-    time_s: np.ndarray  # max(memory, compute) + overhead
+    peak_flops: float  # the format's FLOP/s on the basis the calibration uses
+    memory_time_s: np.ndarray  # both GEMMs' bytes / (BW · e_mem)
+    compute_time_s: np.ndarray  # both GEMMs' padded FLOPs / (F · e_mma)
+    fixed_time_s: float  # both GEMMs' t_min
+    gate_up_s: np.ndarray
+    down_s: np.ndarray
+    activation_s: np.ndarray  # SiLU·mul + requant between them
+    time_s: np.ndarray
+    profile: ProfileUse
 
     @property
     def utilisation(self) -> np.ndarray:
@@ -118,27 +188,30 @@ class ExpertLayerParts:
             self.flops, self.peak_flops * self.time_s, out=np.zeros_like(self.time_s), where=self.time_s > 0
         )
 
+    @property
+    def bound(self) -> np.ndarray:
+        """'latency' where the fixed costs exceed both roofline terms, else 'memory' or 'compute'."""
+        m, c = self.memory_time_s, self.compute_time_s
+        return np.where(self.fixed_time_s > np.maximum(m, c), "latency", np.where(m >= c, "memory", "compute"))
+
+
+def expert_dtype(precision: Precision) -> str:
+    """The routed experts' compute format (`Precision.expert_gemm_dtype`, or the GEMM format)."""
+    return getattr(precision, "expert_gemm_dtype", precision.gemm_dtype)
+
+
+def expert_weight_bytes(precision: Precision) -> float:
+    return getattr(precision, "expert_weight_bytes", precision.weight_bytes)
+
 
 def gemm_dtype(hw: Hardware, precision: Precision) -> str:
-    """The format the GEMMs run at on `hw`: `precision.gemm_dtype`, or an AfdscopeError naming the formats
-    the device has (`Hardware.runnable_dtype`: no FP4 on Hopper, no FP8 on A800 / Ascend)."""
-    return hw.runnable_dtype(precision.gemm_dtype)
+    """The format the routed-expert GEMMs run at on `hw` (`Hardware.runnable_dtype` checks it)."""
+    return hw.runnable_dtype(expert_dtype(precision))
 
 
 def gemm_peak_flops(hw: Hardware, precision: Precision) -> float:
-    """Sustained dense FLOP/s for the GEMMs (`gemm_dtype`)."""
+    """Sustained dense FLOP/s of the routed-expert format (the HFU denominator)."""
     return hw.effective_flops(gemm_dtype(hw, precision))
-
-
-def grouped_gemm_ofu(tokens_per_expert, calibration: GemmCalibration = DEFAULT_GEMM) -> np.ndarray:
-    """OFU(b) = ofu_max · b / (b + tokens_half): in (0, ofu_max] for b > 0, rising in b; 0 at b = 0
-    unless tokens_half = 0 (then ofu_max at every size)."""
-    b = np.asarray(tokens_per_expert, dtype=float)
-    if np.any(b < 0):
-        raise AfdscopeError("tokens per expert must be >= 0")
-    if calibration.tokens_half == 0:
-        return np.full_like(b, calibration.ofu_max)
-    return calibration.ofu_max * b / (b + calibration.tokens_half)
 
 
 def expected_distinct_experts(experts_on_gpu, assignments) -> np.ndarray:
@@ -163,13 +236,38 @@ def _check_positive(**values):
             raise AfdscopeError(f"{name} must be > 0")
 
 
-def _sustained_flops(peak_flops, rows_per_group, calibration, dense: bool = False):
-    """(OFU, F · OFU). Where OFU is 0 (no rows, hence no FLOPs) F itself stands in, so the roofline
-    gives 0 rather than 0/0. `dense`: a plain GEMM, on the small-M curve."""
-    if dense:
-        calibration = replace(calibration, tokens_half=calibration.dense_tokens_half)
-    ofu = grouped_gemm_ofu(rows_per_group, calibration)
-    return ofu, peak_flops * np.where(ofu > 0, ofu, 1.0)
+def gated_pair(
+    hw: Hardware,
+    kernel: GemmKernel,
+    calibration: GemmCalibration,
+    fmt: str,
+    weight_bytes: float,
+    rows,
+    groups,
+    hidden: int,
+    intermediate: int,
+):
+    """gate_up (N = 2M, K = H) then down (N = H, K = M) over `groups` groups: (gate_up, down, memory,
+    mma, fixed) times."""
+    bw, peak = _rates(hw, fmt, calibration.basis)
+    act = DTYPE_BYTES.get(fmt, weight_bytes) if calibration.activation_bytes else None
+    if _one_intensity(kernel, calibration):
+        per = 3.0 * hidden * intermediate
+        g, r = np.asarray(groups, dtype=float), np.asarray(rows, dtype=float)
+        memory = per * weight_bytes * g / (bw * kernel.e_mem)
+        mma = 2.0 * per * r / (peak * kernel.e_mma)
+        total = roofline_time_s(2.0 * per * r, per * weight_bytes * g, peak * kernel.e_mma, bw * kernel.e_mem)
+        return total * (2 / 3), total * (1 / 3), memory, mma, 0.0, total
+    up = gemm_kernel_time(kernel, bw, peak, rows, 2 * intermediate, hidden, weight_bytes, groups, act)
+    down = gemm_kernel_time(kernel, bw, peak, rows, hidden, intermediate, weight_bytes, groups, act)
+    return (
+        up.time_s,
+        down.time_s,
+        up.memory_s + down.memory_s,
+        up.mma_s + down.mma_s,
+        up.fixed_s + down.fixed_s,
+        up.time_s + down.time_s,
+    )
 
 
 def expert_layer_parts(
@@ -184,9 +282,9 @@ def expert_layer_parts(
     """One MoE layer's routed experts on ONE GPU that receives `assignments` token-expert pairs spread
     uniformly over its `experts_on_gpu` experts (gated: three H×M matrices per expert).
 
-    weight bytes = 3·H·M·precision.weight_bytes · (expected distinct experts, or all of them)
-    FLOPs        = 6·A·H·M
-    time         = max(bytes / BW_hbm_eff, FLOPs / (F · OFU(A / experts read))) + 2 · overhead
+    distinct = expected experts hit (or all);  b = A / distinct rows per expert
+    gate_up: N = 2M, K = H;  down: N = H, K = M;  each one grouped GEMM over `distinct` groups
+    time = gate_up + down (see `gemm_kernel_time`); SiLU·mul + requant between them: ops.small_ops
     """
     _check_positive(hidden=hidden, intermediate=intermediate)
     a = np.asarray(assignments, dtype=float)
@@ -199,17 +297,16 @@ def expert_layer_parts(
         distinct = np.broadcast_to(e, np.broadcast_shapes(a.shape, e.shape)).copy()
     tokens_per_expert = np.divide(a, distinct, out=np.zeros_like(distinct), where=distinct > 0)
 
-    per_expert_params = 3.0 * hidden * intermediate
-    flops = 2.0 * per_expert_params * a
-    weight_bytes = per_expert_params * precision.weight_bytes * distinct
-    peak = gemm_peak_flops(hw, precision)
-    ofu, flops_rate = _sustained_flops(peak, tokens_per_expert, calibration)
-    bw = hw.effective_hbm_bandwidth
-    time = (
-        roofline_time_s(flops, weight_bytes, flops_rate, bw)
-        + GATED_MLP_LAUNCHES * calibration.kernel_overhead_s
+    fmt = gemm_dtype(hw, precision)
+    w = expert_weight_bytes(precision)
+    kernel, use = resolve_kernel(hw, calibration, "grouped", fmt)
+    up, down, memory, mma, fixed, time = gated_pair(
+        hw, kernel, calibration, fmt, w, a, distinct, hidden, intermediate
     )
-    shape = np.broadcast_shapes(a.shape, distinct.shape, np.shape(time))  # hardware fields may be arrays
+    act_s = _activation_s(hw, calibration, a, intermediate, precision, fmt)
+    time = time + act_s
+    per_expert_params = 3.0 * hidden * intermediate
+    shape = np.broadcast_shapes(a.shape, distinct.shape, np.shape(time))
 
     def b(x):
         return np.broadcast_to(np.asarray(x, dtype=float), shape)
@@ -218,13 +315,17 @@ def expert_layer_parts(
         assignments=b(a),
         distinct_experts=b(distinct),
         tokens_per_expert=b(tokens_per_expert),
-        flops=b(flops),
-        weight_bytes=b(weight_bytes),
-        ofu=b(ofu),
-        peak_flops=peak,
-        memory_time_s=b(weight_bytes / bw),
-        compute_time_s=b(flops / flops_rate),
+        flops=b(2.0 * per_expert_params * a),
+        weight_bytes=b(per_expert_params * w * distinct),
+        peak_flops=_rates(hw, fmt, calibration.basis)[1],
+        memory_time_s=b(memory),
+        compute_time_s=b(mma),
+        fixed_time_s=float(fixed),
+        gate_up_s=b(up),
+        down_s=b(down),
+        activation_s=b(act_s),
         time_s=b(time),
+        profile=use,
     )
 
 
@@ -251,19 +352,17 @@ def gemm_time_s(
     precision: Precision,
     calibration: GemmCalibration = DEFAULT_GEMM,
 ) -> np.ndarray:
-    """One linear layer (rows × in) @ (in × out), one launch: weight bytes in·out·weight_bytes against
-    2·rows·in·out FLOPs, OFU by rows. The LM head is gemm_time_s(hw, tokens, H, vocab, ...).
-    Activation traffic (rows·(in + out) elements) is left out, as for the experts."""
+    """One linear layer (rows × in) @ (in × out), one launch of the plain (dense) GEMM kernel, at the
+    GEMM format `precision.gemm_dtype`. The LM head is gemm_time_s(hw, tokens, H, vocab, ...)."""
     _check_positive(in_features=in_features, out_features=out_features)
     r = np.asarray(rows, dtype=float)
     if np.any(r < 0):
         raise AfdscopeError("rows must be >= 0")
-    params = float(in_features) * out_features
-    _, flops_rate = _sustained_flops(gemm_peak_flops(hw, precision), r, calibration, dense=True)
-    bytes_ = params * precision.weight_bytes
-    return roofline_time_s(2.0 * params * r, bytes_, flops_rate, hw.effective_hbm_bandwidth) + (
-        calibration.kernel_overhead_s
-    )
+    fmt = hw.runnable_dtype(precision.gemm_dtype)
+    kernel, _ = resolve_kernel(hw, calibration, "dense", fmt)
+    bw, peak = _rates(hw, fmt, calibration.basis)
+    act = DTYPE_BYTES.get(fmt, precision.weight_bytes) if calibration.activation_bytes else None
+    return gemm_kernel_time(kernel, bw, peak, r, out_features, in_features, precision.weight_bytes, 1.0, act).time_s
 
 
 def mlp_time_s(
@@ -274,17 +373,24 @@ def mlp_time_s(
     precision: Precision,
     calibration: GemmCalibration = DEFAULT_GEMM,
 ) -> np.ndarray:
-    """A gated MLP (gate, up, down: three H×I matrices, two launches) over `tokens` rows: dense layers
-    and shared experts. Same roofline as one expert that every token hits."""
+    """A gated MLP (gate_up N = 2I, then down N = H; two dense-kernel launches) over `tokens` rows:
+    dense layers and shared experts, at the GEMM format."""
     _check_positive(hidden=hidden, intermediate=intermediate)
     t = np.asarray(tokens, dtype=float)
     if np.any(t < 0):
         raise AfdscopeError("tokens must be >= 0")
-    params = 3.0 * hidden * intermediate
-    _, flops_rate = _sustained_flops(gemm_peak_flops(hw, precision), t, calibration, dense=True)
-    bytes_ = params * precision.weight_bytes
-    overhead = GATED_MLP_LAUNCHES * calibration.kernel_overhead_s
-    return roofline_time_s(2.0 * params * t, bytes_, flops_rate, hw.effective_hbm_bandwidth) + overhead
+    fmt = hw.runnable_dtype(precision.gemm_dtype)
+    kernel, _ = resolve_kernel(hw, calibration, "dense", fmt)
+    gemms = gated_pair(hw, kernel, calibration, fmt, precision.weight_bytes, t, 1.0, hidden, intermediate)[5]
+    return gemms + _activation_s(hw, calibration, t, intermediate, precision, fmt)
+
+
+def _activation_s(hw, calibration: GemmCalibration, rows, intermediate: int, precision: Precision, fmt: str):
+    if not calibration.activation:
+        return np.zeros_like(np.asarray(rows, dtype=float))
+    from afdscope.ops.small_ops import DEFAULT_SMALL_OPS, activation_time_s
+
+    return activation_time_s(hw, rows, intermediate, precision, DEFAULT_SMALL_OPS, fmt)
 
 
 def compute_bound_tokens_per_layer(

@@ -50,6 +50,9 @@ class Hardware(BaseModel):
     price_usd_per_gpu_hour: PositiveFloat | None = None
     sources: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    # Architecture family whose kernel-efficiency profile the operator models use
+    # (calibration/profiles/<family>.yaml); None: hopper.
+    calibration_profile: str | None = None
 
     @property
     def is_superpod(self) -> bool:

@@ -1,0 +1,313 @@
+"""Refit the kernel profiles from the measured tables and report held-out errors.
+
+Tables (CSV, `#` header comments): calibration/measured/<system>/{moe,gemm,mla_decode}.csv (aiconfigurator-core,
+Apache-2.0; columns in each file's header) and calibration/public/deepgemm_h800.csv (DeepGEMM README). For each
+(family, kernel, format) the rows of every GPU of the family are pooled; a quarter of the SHAPES of each table
+(MoE: the expert-parallel degree, i.e. experts per GPU; GEMM: the (n, k) pair) is held out, the efficiencies are
+fitted by least squares on log(predicted / measured) on the rest, and the error is reported on the held-out
+shapes. `fit_all(write=True)` (make calibrate, `afdscope calibration fit`) writes the profile files.
+Nothing here is fitted to end-to-end throughput.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from dataclasses import dataclass, replace
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from afdscope.calibration.profiles import GemmKernel, _profiles_dir, gemm_kernel, load_profile
+from afdscope.errors import AfdscopeError
+
+# aiconfigurator system directory → catalog hardware name
+SYSTEMS = {
+    "h100_sxm": "h100",
+    "h200_sxm": "h200",
+    "b200_sxm": "b200",
+    "b300_sxm": "b300",
+    "gb200": "gb200",
+    "gb300": "gb300",
+}
+GEMM_DTYPES = {"fp8_block": "fp8", "bfloat16": "bf16", "nvfp4": "fp4"}
+HOLD_OUT_SHARE = 0.25
+TILE_CHOICES = (32, 64, 128)
+
+
+def _read(path) -> list[dict[str, str]]:
+    text = path.read_text(encoding="utf-8")
+    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    return list(csv.DictReader(io.StringIO("\n".join(lines))))
+
+
+def _measured(system: str, op: str) -> list[dict[str, str]]:
+    path = resources.files(__package__) / "measured" / system / f"{op}.csv"
+    return _read(path) if path.is_file() else []
+
+
+def held_out(keys: list, share: float = HOLD_OUT_SHARE) -> set:
+    """Every 1/share-th shape of the sorted distinct keys, starting with the second (deterministic)."""
+    distinct = sorted(set(keys))
+    if len(distinct) < 2:
+        return set()
+    step = max(2, round(1 / share))
+    return set(distinct[1::step])
+
+
+# --- tables as prediction problems -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rows:
+    """One table's rows for one kernel fit: hardware names, inputs and measured seconds (arrays)."""
+
+    operator: str  # "moe", "gemm", "mla", ...
+    source: str
+    fmt: str
+    hardware: np.ndarray
+    inputs: dict[str, np.ndarray]
+    measured_s: np.ndarray
+    shape_key: np.ndarray  # hold-out group per row
+
+
+def moe_rows(system: str) -> Rows | None:
+    """Uniform-routing rows of the wide-EP MoE table where every local expert gets the same whole number of
+    rows, floor(tokens_global · topk / experts) >= 1 (below that the collector's layout is irregular)."""
+    rows = [r for r in _measured(system, "moe") if r["distribution"] == "uniform"]
+    keep = []
+    for r in rows:
+        per = int(r["tokens_global"]) * int(r["topk"]) // int(r["num_experts"])
+        if per >= 1:
+            keep.append((r, per))
+    if not keep:
+        return None
+    hw = SYSTEMS[system]
+    return Rows(
+        operator="moe",
+        source="aiconfigurator moe.csv (SGLang DeepEPMoE, uniform)",
+        fmt="fp8",
+        hardware=np.array([hw] * len(keep)),
+        inputs={
+            "experts": np.array([float(r["local_experts"]) for r, _ in keep]),
+            "rows_per_expert": np.array([float(p) for _, p in keep]),
+            "hidden": np.array([float(r["hidden_size"]) for r, _ in keep]),
+            "inter": np.array([float(r["inter_size"]) for r, _ in keep]),
+        },
+        measured_s=np.array([float(r["latency_us"]) * 1e-6 for r, _ in keep]),
+        shape_key=np.array([int(r["ep_size"]) for r, _ in keep]),
+    )
+
+
+def gemm_rows(system: str, fmt: str) -> Rows | None:
+    code = {v: k for k, v in GEMM_DTYPES.items()}[fmt]
+    rows = [r for r in _measured(system, "gemm") if r["dtype"] == code]
+    if not rows:
+        return None
+    return Rows(
+        operator="gemm",
+        source=f"aiconfigurator gemm.csv ({code})",
+        fmt=fmt,
+        hardware=np.array([SYSTEMS[system]] * len(rows)),
+        inputs={k: np.array([float(r[k]) for r in rows]) for k in ("m", "n", "k")},
+        measured_s=np.array([float(r["latency_us"]) * 1e-6 for r in rows]),
+        shape_key=np.array([f"{r['n']}x{r['k']}" for r in rows]),
+    )
+
+
+def deepgemm_rows(kernel: str) -> Rows:
+    """DeepGEMM README (H800): kernel 'dense' or 'grouped_masked'. Transfer check, never fitted."""
+    path = resources.files(__package__) / "public" / "deepgemm_h800.csv"
+    rows = [r for r in _read(path) if r["kernel"] == kernel]
+    g = np.array([float(r["groups"]) for r in rows])
+    m, n, k = (np.array([float(r[c]) for r in rows]) for c in ("m", "n", "k"))
+    t = 2 * g * m * n * k / (np.array([float(r["tflops"]) for r in rows]) * 1e12)
+    return Rows(
+        operator=f"deepgemm_{kernel}",
+        source="DeepGEMM README 2025-02 (H800)",
+        fmt="fp8",
+        hardware=np.array(["h800"] * len(rows)),
+        inputs={"groups": g, "m": m, "n": n, "k": k},
+        measured_s=t,
+        shape_key=np.array([f"{int(a)}x{int(b)}" for a, b in zip(n, k)]),
+    )
+
+
+# --- predictions through the operator code ---------------------------------------------------------
+
+
+def _hw(name: str):
+    from afdscope.catalog.hardware_catalog import load_hardware
+
+    return load_hardware(name, "datasheet")
+
+
+def predict(rows: Rows, kernel: GemmKernel, mask=None) -> np.ndarray:
+    """Predicted seconds for `rows` with explicit kernel values (the operators' own functions)."""
+    from afdscope.ops.experts import GemmCalibration, expert_layer_time_s, gemm_kernel_time, _rates
+    from afdscope.specs.scenario import Precision
+
+    mask = np.ones(len(rows.measured_s), bool) if mask is None else mask
+    out = np.empty(int(mask.sum()))
+    hws = rows.hardware[mask]
+    for name in sorted(set(hws)):
+        sel = hws == name
+        hw = _hw(name)
+        x = {k: v[mask][sel] for k, v in rows.inputs.items()}
+        if rows.operator == "moe":
+            cal = GemmCalibration(grouped=kernel, count_distinct_experts=False)
+            prec = Precision(weights=rows.fmt)
+            # hidden / inter are the same for every row of the table (one model shape)
+            out[sel] = expert_layer_time_s(
+                hw, x["experts"] * x["rows_per_expert"], x["experts"], int(x["hidden"][0]),
+                int(x["inter"][0]), prec, cal,
+            )
+        else:
+            from afdscope.specs.scenario import DTYPE_BYTES
+
+            bw, peak = _rates(hw, rows.fmt, "peak")
+            w = DTYPE_BYTES[rows.fmt]
+            g = x.get("groups", np.ones_like(x["m"]))
+            t = gemm_kernel_time(kernel, bw, peak, g * x["m"], x["n"], x["k"], w, g, w).time_s
+            out[sel] = t
+    return out
+
+
+def _errors(pred, meas) -> np.ndarray:
+    return pred / meas - 1.0
+
+
+def fit_kernel(rows_list: list[Rows], start: GemmKernel, fit_k0: bool) -> tuple[GemmKernel, dict]:
+    """Levenberg–Marquardt on log(pred/meas) over the training shapes; returns the kernel and fit stats."""
+    train = [np.array([k not in held_out(list(r.shape_key)) for k in r.shape_key]) for r in rows_list]
+    names = ["e_mem", "e_mma", "t_min_s"] + (["k0"] if fit_k0 else [])
+
+    def unpack(x) -> GemmKernel:
+        v = dict(e_mem=1 / (1 + math.exp(-x[0])), e_mma=1 / (1 + math.exp(-x[1])), t_min_s=math.exp(x[2]))
+        if fit_k0:
+            v["k0"] = math.exp(x[3])
+        return replace(start, **v)
+
+    def residuals(x, masks):
+        k = unpack(x)
+        return np.concatenate(
+            [np.log(predict(r, k, m) / r.measured_s[m]) for r, m in zip(rows_list, masks) if m.any()]
+        )
+
+    def logit(p):
+        return math.log(p / (1 - p))
+
+    x = np.array(
+        [logit(min(start.e_mem, 0.99)), logit(min(start.e_mma, 0.99)), math.log(max(start.t_min_s, 1e-7))]
+        + ([math.log(max(start.k0, 1.0))] if fit_k0 else [])
+    )
+    damping = 1e-2
+    for _ in range(60):
+        r0 = residuals(x, train)
+        jac = np.array([(residuals(x + h, train) - r0) / 1e-5 for h in np.eye(len(x)) * 1e-5]).T
+        jtj, grad = jac.T @ jac, jac.T @ r0
+        improved = False
+        while damping < 1e8:
+            step = np.linalg.solve(jtj + damping * (np.diag(np.diag(jtj)) + 1e-9 * np.eye(len(x))), -grad)
+            if np.sum(residuals(x + step, train) ** 2) < np.sum(r0**2):
+                x, damping, improved = x + step, damping / 3, True
+                break
+            damping *= 4
+        if not improved or np.max(np.abs(step)) < 1e-6:
+            break
+    kernel = unpack(x)
+    stats = {"fitted": names}
+    for label, masks in (("train", train), ("held_out", [~m for m in train])):
+        err = np.concatenate(
+            [_errors(predict(r, kernel, m), r.measured_s[m]) for r, m in zip(rows_list, masks) if m.any()]
+            or [np.array([])]
+        )
+        stats[label] = _summary(err)
+    return kernel, stats
+
+
+def _summary(err) -> dict:
+    if len(err) == 0:
+        return {"n": 0}
+    a = np.abs(err)
+    return {"n": int(len(a)), "median_abs_error": round(float(np.median(a)), 4), "max_abs_error": round(float(a.max()), 4)}
+
+
+# --- the families -------------------------------------------------------------------------------------
+
+FAMILY_SYSTEMS = {"hopper": ("h100_sxm", "h200_sxm"), "blackwell": ("b200_sxm", "b300_sxm", "gb200", "gb300")}
+
+
+def fit_family(family: str) -> dict:
+    """{(kernel, fmt): (GemmKernel, stats, measured_on)} for one family's tables."""
+    systems = FAMILY_SYSTEMS.get(family, ())
+    results = {}
+    moe = [r for r in (moe_rows(s) for s in systems) if r is not None]
+    if moe:
+        best = None
+        for tile in TILE_CHOICES:
+            start, _ = gemm_kernel(family, "grouped", "fp8")
+            k, stats = fit_kernel(moe, replace(start, tile_m=tile), fit_k0=False)
+            score = stats["train"]["median_abs_error"]
+            if best is None or score < best[2]:
+                best = (k, stats, score)
+        results[("grouped", "fp8")] = (best[0], best[1], sorted({str(h) for r in moe for h in r.hardware}))
+    for fmt in ("fp8", "bf16", "fp4"):
+        rows = [r for r in (gemm_rows(s, fmt) for s in systems) if r is not None]
+        if not rows:
+            continue
+        start, _ = gemm_kernel(family, "dense", fmt)
+        k, stats = fit_kernel(rows, start, fit_k0=True)
+        results[("dense", fmt)] = (k, stats, sorted({str(h) for r in rows for h in r.hardware}))
+    return results
+
+
+def _entry_yaml(k: GemmKernel, stats: dict, measured_on: list, source: str) -> dict:
+    return {
+        "e_mem": round(k.e_mem, 4),
+        "e_mma": round(k.e_mma, 4),
+        "tile_m": k.tile_m,
+        "t_min_us": round(k.t_min_s * 1e6, 3),
+        "k0": round(k.k0, 1),
+        "overlap_p": k.overlap_p,
+        "measured_on": measured_on,
+        "source": source,
+        "fit": stats,
+    }
+
+
+def fit_all(write: bool = False, families=("hopper", "blackwell")) -> dict:
+    """Refit every family with tables; with `write`, rewrite calibration/profiles/<family>.yaml."""
+    report = {}
+    for family in families:
+        results = fit_family(family)
+        report[family] = results
+        if not write or not results:
+            continue
+        data = load_profile(family)
+        for (kernel, fmt), (k, stats, measured_on) in results.items():
+            old = data["gemm"][kernel].get(fmt, {})
+            data["gemm"][kernel][fmt] = _entry_yaml(k, stats, measured_on, old.get("source", ""))
+        path = Path(str(_profiles_dir() / f"{family}.yaml"))
+        header = [ln for ln in path.read_text(encoding="utf-8").splitlines() if ln.startswith("#")]
+        path.write_text(
+            "\n".join(header) + "\n" + yaml.safe_dump(data, sort_keys=False, width=110), encoding="utf-8"
+        )
+        load_profile.cache_clear()
+        gemm_kernel.cache_clear()
+    return report
+
+
+def main() -> None:  # python -m afdscope.calibration.fit
+    if not (resources.files(__package__) / "measured").is_dir():
+        raise AfdscopeError("no calibration/measured tables; run `make calibration-data` first")
+    for family, results in fit_all(write=True).items():
+        for (kernel, fmt), (k, stats, _) in results.items():
+            print(family, kernel, fmt, k, stats)
+
+
+if __name__ == "__main__":
+    main()

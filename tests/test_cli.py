@@ -1,31 +1,29 @@
-"""The `afdscope` command end to end: formats, figures, and bad input (one error line, exit 2, no file)."""
+"""The `afdscope` command end to end: formats, figures, and bad input (one error line, exit 2, no file).
+
+Most tests run the command in process (the `cli` fixture in conftest.py); the smoke tests marked below start
+the installed console script, as a user would.
+"""
 
 import csv
 import io
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-CLI = [sys.executable, "-c", "from afdscope.cli import main; main()"]
+# The console script `pip install` puts next to the interpreter (pyproject: afdscope = "afdscope.cli:main").
+SCRIPT = Path(sys.executable).with_name("afdscope")
 
 
-def run(*args, cwd=None):
-    return subprocess.run([*CLI, *args], capture_output=True, text=True, cwd=cwd, timeout=120)
+def smoke(*args, cwd=None):
+    """A real subprocess through the console script (start-up, entry point, exit codes, files)."""
+    return subprocess.run([str(SCRIPT), *args], capture_output=True, text=True, cwd=cwd, timeout=120)
 
 
-def assert_clean_error(result, *needles):
-    assert result.returncode == 2, result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    assert "Traceback" not in result.stderr + result.stdout
-    for n in needles:
-        assert n in lines[0]
-
-
-def test_paper_matrix_json_keys_and_headline_cell():
-    r = run("paper", "matrix", "--format", "json")
+def test_paper_matrix_json_keys_and_headline_cell(cli):
+    r = cli("paper", "matrix", "--format", "json")
     assert r.returncode == 0, r.stderr
     rows = json.loads(r.stdout)
     assert len(rows) == 48
@@ -44,8 +42,8 @@ def test_paper_matrix_json_keys_and_headline_cell():
     assert h200["memory_limited"] == "hbm_bandwidth"
 
 
-def test_paper_matrix_subset_and_comma_lists():
-    r = run("paper", "matrix", "--hardware", "h800,GB200", "--models", "DeepSeek-V3", "-f", "json")
+def test_paper_matrix_subset_and_comma_lists(cli):
+    r = cli("paper", "matrix", "--hardware", "h800,GB200", "--models", "DeepSeek-V3", "-f", "json")
     assert r.returncode == 0, r.stderr
     assert [(x["hardware"], x["model"]) for x in json.loads(r.stdout)] == [
         ("h800", "deepseek-v3"),
@@ -53,17 +51,17 @@ def test_paper_matrix_subset_and_comma_lists():
     ]
 
 
-def test_full_duplex_flag_moves_the_superpod_ceiling():
-    r = run(
+def test_full_duplex_flag_moves_the_superpod_ceiling(cli):
+    r = cli(
         "paper", "matrix", "--hardware", "gb200", "--models", "deepseek-v3", "--full-duplex", "-f", "json"
     )
     # 3·M·𝓑_up/F with the 2·H binding traffic
     assert json.loads(r.stdout)[0]["hfu_ceiling"] == pytest.approx(3 * 2048 * 720e9 / 4500e12)
 
 
-def test_paper_curve_csv_and_plot(tmp_path):
+def test_paper_curve_csv_and_plot(tmp_path, cli):
     png = tmp_path / "curve.png"
-    r = run("paper", "curve", "--model", "deepseek-v3", "--hardware", "h800", "-f", "csv", "--plot", str(png))
+    r = cli("paper", "curve", "--model", "deepseek-v3", "--hardware", "h800", "-f", "csv", "--plot", str(png))
     assert r.returncode == 0, r.stderr
     rows = list(csv.DictReader(io.StringIO(r.stdout)))
     assert len(rows) == 64
@@ -83,26 +81,26 @@ def test_paper_curve_csv_and_plot(tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_paper_imbalance_json_counts_172_worse():
-    r = run("paper", "imbalance", "-f", "json")
+def test_paper_imbalance_json_counts_172_worse(cli):
+    r = cli("paper", "imbalance", "-f", "json")
     rows = json.loads(r.stdout)
     assert len(rows) == 204 and sum(x["afd_worse"] for x in rows) == 172
 
 
-def test_catalog_listings_and_show():
-    models = json.loads(run("models", "-f", "json").stdout)
+def test_catalog_listings_and_show(cli):
+    models = json.loads(cli("models", "-f", "json").stdout)
     assert len(models) == 14
-    hws = json.loads(run("hardware", "-f", "json").stdout)
+    hws = json.loads(cli("hardware", "-f", "json").stdout)
     assert len(hws) == 13
-    v3 = json.loads(run("model", "show", "deepseek-v3", "-f", "json").stdout)
+    v3 = json.loads(cli("model", "show", "deepseek-v3", "-f", "json").stdout)
     assert v3["kv_bytes_per_token_bf16"] == 70272 and v3["moe_layers"] == 58
-    h800 = json.loads(run("hardware", "show", "H800", "--hardware-set", "paper", "-f", "json").stdout)
+    h800 = json.loads(cli("hardware", "show", "H800", "--hardware-set", "paper", "-f", "json").stdout)
     assert h800["scale_up_gb_s_effective"] == pytest.approx(160)
 
 
-def test_paper_all_writes_tables_and_figures(tmp_path):
-    out = tmp_path / "out"
-    r = run("paper", "all", "--out", str(out))
+def test_paper_all_writes_tables_and_figures(out_dir):
+    out = out_dir
+    r = smoke("paper", "all", "--out", str(out))
     assert r.returncode == 0, r.stderr
     names = {p.name for p in out.iterdir()}
     assert {"hfu_matrix.csv", "hfu_matrix.md", "hfu_matrix.png", "imbalance_fig6.png"} <= names
@@ -111,8 +109,9 @@ def test_paper_all_writes_tables_and_figures(tmp_path):
 
 
 def test_version_and_help():
-    assert run("--version").stdout.strip().startswith("afdscope ")
-    r = run("--help")
+    assert SCRIPT.exists(), f"console script missing: {SCRIPT} (pip install -e .)"
+    assert smoke("--version").stdout.strip().startswith("afdscope ")
+    r = smoke("--help")
     assert r.returncode == 0 and "paper" in r.stdout
 
 
@@ -132,32 +131,32 @@ def test_version_and_help():
         (("paper", "matrix", "--no-such-flag"), ["no-such-flag"]),
     ],
 )
-def test_bad_input_is_one_error_line_and_exit_2(args, needles):
-    assert_clean_error(run(*args), *needles)
+def test_bad_input_is_one_error_line_and_exit_2(args, needles, cli, assert_clean_error):
+    assert_clean_error(cli(*args), *needles)
 
 
-def test_malformed_files_are_clean_errors(tmp_path):
+def test_malformed_files_are_clean_errors(tmp_path, cli, assert_clean_error):
     bad_json = tmp_path / "config.json"
     bad_json.write_text("{ not json")
-    assert_clean_error(run("model", "show", str(bad_json)), str(bad_json.parent.name))
+    assert_clean_error(cli("model", "show", str(bad_json)), str(bad_json.parent.name))
     bad_yaml = tmp_path / "gpu.yaml"
     bad_yaml.write_text("name: x\ndatasheet: [unclosed\n")
-    assert_clean_error(run("hardware", "show", str(bad_yaml)), "gpu.yaml")
+    assert_clean_error(cli("hardware", "show", str(bad_yaml)), "gpu.yaml")
     zero_bw = tmp_path / "zero.yaml"
     zero_bw.write_text(
         "name: zero\ndisplay_name: Zero\ndatasheet:\n  bf16_dense_tflops: 100\n  fp8_dense_tflops: 200\n"
         "  hbm_capacity_gb: 80\n  hbm_bandwidth_tb_s: 3\n  scale_up_bandwidth_gb_s: 0\n"
         "  scale_up_domain_gpus: 8\n  scale_out_bandwidth_gb_s: 50\n"
     )
-    assert_clean_error(run("hardware", "show", str(zero_bw)), "scale_up_bandwidth_gb_s")
+    assert_clean_error(cli("hardware", "show", str(zero_bw)), "scale_up_bandwidth_gb_s")
 
 
-def test_error_writes_no_file(tmp_path):
+def test_error_writes_no_file(tmp_path, assert_clean_error):
     png = tmp_path / "fig.png"
-    assert_clean_error(run("paper", "curve", "--model", "nope", "--hardware", "h800", "--plot", str(png)))
-    assert_clean_error(run("paper", "matrix", "--plot", str(tmp_path / "fig.svg")), ".png")
+    assert_clean_error(smoke("paper", "curve", "--model", "nope", "--hardware", "h800", "--plot", str(png)))
+    assert_clean_error(smoke("paper", "matrix", "--plot", str(tmp_path / "fig.svg")), ".png")
     out = tmp_path / "out"
-    assert_clean_error(run("paper", "all", "--out", str(out), "--slo-ms", "1"))
+    assert_clean_error(smoke("paper", "all", "--out", str(out), "--slo-ms", "1"))
     assert not png.exists() and not out.exists()
 
 
@@ -175,8 +174,8 @@ EVAL_KEYS = {
 }
 
 
-def test_eval_ep_json_under_an_slo():
-    r = run(
+def test_eval_ep_json_under_an_slo(cli):
+    r = cli(
         "eval",
         "ep",
         "--model",
@@ -201,8 +200,8 @@ def test_eval_ep_json_under_an_slo():
     assert d["tokens_per_s_per_gpu"] == pytest.approx(d["batch_per_gpu"] * d["tokens_per_s_per_user"])
 
 
-def test_eval_afd_heterogeneous_json():
-    r = run(
+def test_eval_afd_heterogeneous_json(cli):
+    r = cli(
         "eval",
         "afd",
         "--model",
@@ -231,7 +230,7 @@ def test_eval_afd_heterogeneous_json():
     assert d["tokens_per_s_per_gpu"] == pytest.approx(32 * 30 * d["tokens_per_s_per_user"] / 48)
 
 
-def test_eval_infeasible_is_reported_and_strict_exits_1():
+def test_eval_infeasible_is_reported_and_strict_exits_1(cli):
     args = (
         "eval",
         "ep",
@@ -248,11 +247,11 @@ def test_eval_infeasible_is_reported_and_strict_exits_1():
         "-f",
         "json",
     )
-    r = run(*args)
+    r = cli(*args)
     assert r.returncode == 0
     d = json.loads(r.stdout)
     assert d["feasible"] is False and d["bottleneck"] == "memory" and d["reasons"]
-    assert run(*args, "--strict").returncode == 1
+    assert cli(*args, "--strict").returncode == 1
 
 
 @pytest.mark.parametrize(
@@ -347,13 +346,13 @@ def test_eval_infeasible_is_reported_and_strict_exits_1():
         ),
     ],
 )
-def test_eval_bad_input(args, needles):
-    assert_clean_error(run(*args), *needles)
+def test_eval_bad_input(args, needles, cli, assert_clean_error):
+    assert_clean_error(cli(*args), *needles)
 
 
-def test_search_json_shape(tmp_path):
+def test_search_json_shape(tmp_path, cli):
     png = tmp_path / "pareto.png"
-    r = run(
+    r = cli(
         "search",
         "--model",
         "deepseek-v3",
@@ -391,16 +390,16 @@ def test_search_json_shape(tmp_path):
     assert png.read_bytes()[:4] == b"\x89PNG"
 
 
-def test_search_bad_input():
+def test_search_bad_input(cli, assert_clean_error):
     base = ("search", "--model", "deepseek-v3", "--hardware", "h800", "--context", "4096")
-    assert_clean_error(run(*base), "--tpot-slo-ms")
-    assert_clean_error(run(*base, "--tpot-slo-ms", "50", "--price", "h800"), "--price")
-    assert_clean_error(run(*base, "--tpot-slo-ms", "1"), "overhead")
+    assert_clean_error(cli(*base), "--tpot-slo-ms")
+    assert_clean_error(cli(*base, "--tpot-slo-ms", "50", "--price", "h800"), "--price")
+    assert_clean_error(cli(*base, "--tpot-slo-ms", "1"), "overhead")
 
 
-def test_map_csv_and_plot(tmp_path):
+def test_map_csv_and_plot(tmp_path, cli):
     png = tmp_path / "map.png"
-    r = run(
+    r = cli(
         "map",
         "--model",
         "step3",
@@ -429,25 +428,25 @@ def test_map_csv_and_plot(tmp_path):
         (("--x", "context", "--y", "context"), "different"),
     ],
 )
-def test_map_bad_input(args, needle):
-    assert_clean_error(run("map", "--model", "deepseek-v3", "--points", "2", *args), needle)
+def test_map_bad_input(args, needle, cli, assert_clean_error):
+    assert_clean_error(cli("map", "--model", "deepseek-v3", "--points", "2", *args), needle)
 
 
-def test_existing_outputs_are_kept_unless_forced(tmp_path):
+def test_existing_outputs_are_kept_unless_forced(tmp_path, cli, assert_clean_error):
     from afdscope.report.paper_outputs import output_names
 
     out = tmp_path / "out"
-    assert run("paper", "all", "--out", str(out)).returncode == 0
+    assert cli("paper", "all", "--out", str(out)).returncode == 0
     assert sorted(p.name for p in out.iterdir()) == sorted(output_names())
     before = (out / "hfu_matrix.csv").stat().st_mtime_ns
-    assert_clean_error(run("paper", "all", "--out", str(out)), "--force")
+    assert_clean_error(cli("paper", "all", "--out", str(out)), "--force")
     assert (out / "hfu_matrix.csv").stat().st_mtime_ns == before
-    assert run("paper", "all", "--out", str(out), "--force").returncode == 0
+    assert cli("paper", "all", "--out", str(out), "--force").returncode == 0
     png = tmp_path / "x.png"
     png.write_bytes(b"mine")
-    assert_clean_error(run("paper", "imbalance", "--plot", str(png)), "--force")
+    assert_clean_error(cli("paper", "imbalance", "--plot", str(png)), "--force")
     assert png.read_bytes() == b"mine"
-    assert run("paper", "imbalance", "--plot", str(png), "--force", "-f", "csv").returncode == 0
+    assert cli("paper", "imbalance", "--plot", str(png), "--force", "-f", "csv").returncode == 0
     assert png.read_bytes()[:4] == b"\x89PNG"
 
 
@@ -473,17 +472,13 @@ HELP_COMMANDS = [
 
 
 @pytest.mark.parametrize("command", HELP_COMMANDS, ids=" ".join)
-def test_every_command_has_an_example_in_its_help(command, capsys, monkeypatch):
-    from afdscope.cli import main
-
-    monkeypatch.setattr(sys, "argv", ["afdscope", *command, "--help"])
-    with pytest.raises(SystemExit) as info:
-        main()
-    assert info.value.code == 0
-    assert "Example" in capsys.readouterr().out
+def test_every_command_has_an_example_in_its_help(command, cli):
+    r = cli(*command, "--help")
+    assert r.returncode == 0
+    assert "Example" in r.stdout
 
 
-def test_quiet_keeps_results_and_drops_information():
+def test_quiet_keeps_results_and_drops_information(cli):
     args = (
         "search",
         "--model",
@@ -497,12 +492,12 @@ def test_quiet_keeps_results_and_drops_information():
         "--max-gpus",
         "32",
     )
-    loud, quiet = run(*args), run("--quiet", *args)
+    loud, quiet = cli(*args), cli("--quiet", *args)
     assert "configurations in" in loud.stderr and quiet.stderr == ""
     assert "verdict:" in quiet.stdout
 
 
-def test_load_factor_and_replica_flags_reach_the_evaluator():
+def test_load_factor_and_replica_flags_reach_the_evaluator(cli, assert_clean_error):
     base = (
         "eval",
         "ep",
@@ -519,14 +514,14 @@ def test_load_factor_and_replica_flags_reach_the_evaluator():
         "-f",
         "json",
     )
-    plain = json.loads(run(*base).stdout)
-    skewed = json.loads(run(*base, "--expert-load-factor", "1.5", "--comm-load-factor", "1.5").stdout)
+    plain = json.loads(cli(*base).stdout)
+    skewed = json.loads(cli(*base, "--expert-load-factor", "1.5", "--comm-load-factor", "1.5").stdout)
     assert skewed["tokens_per_s_per_gpu"] < plain["tokens_per_s_per_gpu"]
-    replicas = json.loads(run(*base, "--redundant-experts", "64").stdout)
+    replicas = json.loads(cli(*base, "--redundant-experts", "64").stdout)
     # 320 expert slots over 64 GPUs: 5 instead of 4 per GPU, × 58 layers × 3·7168·2048 B
     extra = (
         replicas["memory_gb_per_gpu"]["ep"]["routed_experts"]
         - plain["memory_gb_per_gpu"]["ep"]["routed_experts"]
     )
     assert extra == pytest.approx(58 * 3 * 7168 * 2048 / 1e9)
-    assert_clean_error(run(*base, "--expert-load-factor", "0.5"), "--expert-load-factor")
+    assert_clean_error(cli(*base, "--expert-load-factor", "0.5"), "--expert-load-factor")

@@ -89,7 +89,7 @@ def test_typed_and_old_calls_agree_and_results_carry_the_deployment():
     skew = RoutingSkew(expert_load_factor=1.2)
     new = eval_ep(V3, dep, CTX, batch_per_gpu=64, skew=skew)
     from afdscope.deploy.options import DeployOptions
-    from afdscope.memory import MemoryOptions
+    from afdscope.ops.memory import MemoryOptions
 
     old = eval_ep(
         V3,

@@ -27,7 +27,7 @@ import numpy as np
 from afdscope.deploy.options import DeployOptions
 from afdscope.deploy.result import DeploymentResult, Evaluation
 from afdscope.errors import AfdscopeError
-from afdscope.memory import kv_bytes_per_request
+from afdscope.ops.memory import kv_bytes_per_request
 from afdscope.specs.hardware import Hardware
 from afdscope.specs.model import MoEModel
 from afdscope.specs.scenario import Scenario

@@ -13,10 +13,11 @@ from typing import Literal
 from pydantic import Field, InstanceOf
 
 from afdscope.errors import AfdscopeError
-from afdscope.memory import MemoryOptions
+from afdscope.ops.memory import MemoryOptions
 from afdscope.ops.attention import DEFAULT_ATTENTION, IDEAL_ATTENTION, AttentionCalibration
 from afdscope.ops.comm import DEFAULT_COMM, IDEAL_COMM, CommCalibration
 from afdscope.ops.experts import DEFAULT_GEMM, IDEAL_GEMM, GemmCalibration
+from afdscope.ops.small_ops import DEFAULT_SMALL_OPS, SmallOpsCalibration
 from afdscope.specs.validated import Validated
 
 
@@ -25,7 +26,13 @@ class Calibration(Validated):
     attention: InstanceOf[AttentionCalibration] = DEFAULT_ATTENTION
     gemm: InstanceOf[GemmCalibration] = DEFAULT_GEMM
     comm: InstanceOf[CommCalibration] = DEFAULT_COMM
+    small_ops: InstanceOf[SmallOpsCalibration] = DEFAULT_SMALL_OPS
     memory: InstanceOf[MemoryOptions] = MemoryOptions()
+    # Share of a dispatch's / combine's transfer time its kernels hold the compute stream under 2BO
+    # (DeepEP low-latency: sending, receiving, packing). From published per-layer kernel traces:
+    # SGLang H100 EP72 (165 / 2·200 = 0.41, 175 / 2·370 = 0.24) and DeepSeek H800 EP128 (85 / 192 = 0.44,
+    # 37 / 369 = 0.10; transfers from DeepEP's README table); the means 0.42 / 0.17 are shipped.
+    comm_stream_share: tuple[float, float] = (0.42, 0.17)
     # AFD M2N: how many FFN nodes one token reaches (spec §10.2).
     dedup: Literal["paper", "hypergeometric"] = "hypergeometric"
     # Per-step work outside the layer pipeline that no operator model covers: CUDA-graph replay,
@@ -47,6 +54,8 @@ CALIBRATIONS: dict[str, Calibration] = {
         attention=IDEAL_ATTENTION,
         gemm=IDEAL_GEMM,
         comm=IDEAL_COMM,
+        small_ops=SmallOpsCalibration(enabled=False),
+        comm_stream_share=(0.0, 0.0),
         dedup="paper",
         step_overhead_s=15e-3,
         pipeline_fill=False,

@@ -4,11 +4,9 @@ Per MoE layer and micro-batch a GPU runs attention, the shared expert and its ro
 part in a dispatch and a combine all-to-all. The overlap scheme (paper Table 2) decides how much of the
 communication hides behind compute:
 
-    2BO (two micro-batches):  layer = 2 · max(t_attn + t_shared + t_experts, t_dispatch + t_combine)
-    SBO (comm behind the shared expert): layer = t_attn + t_experts + max(t_shared, t_dispatch + t_combine)
-    NBO (no overlap):        layer = t_attn + t_shared + t_experts + t_dispatch + t_combine
+the schedules and their closed forms are in deploy/schedules.py (NBO, SBO, 2BO).
 
-Step = per-step overhead + Σ layers + LM head / MTP (+ one trailing min(compute, comm) block under 2BO);
+Step = per-step overhead + Σ layers + LM head / MTP (+ the trailing combine under 2BO);
 TPOT = step / tokens per step (spec beyond.md §D).
 """
 
@@ -23,10 +21,12 @@ from afdscope.deploy.options import DEFAULT_OPTIONS
 from afdscope.deploy.result import BOTTLENECKS, DeploymentResult, Evaluation
 from afdscope.deploy.step import check_slo, head_and_mtp_s, largest_batch_meeting_slo, shared_experts_s
 from afdscope.errors import AfdscopeError
-from afdscope.memory import ep_weights_per_gpu, kv_bytes_per_request, max_batch_per_gpu, memory_reasons
-from afdscope.ops.attention import attention_layer_time_s
+from afdscope.ops.memory import ep_weights_per_gpu, kv_bytes_per_request, max_batch_per_gpu, memory_reasons
+from afdscope.deploy.schedules import EpPhases, ep_schedule
+from afdscope.ops.attention import attention_layer_parts
 from afdscope.ops.comm import ep_comm
-from afdscope.ops.experts import expert_layer_time_s, gemm_peak_flops, mlp_time_s
+from afdscope.ops.experts import expert_layer_parts, gemm_peak_flops, mlp_time_s
+from afdscope.ops.small_ops import small_ops_time_s
 from afdscope.specs.deployment import EpDeployment
 from afdscope.specs.hardware import Hardware
 from afdscope.specs.model import MoEModel
@@ -63,11 +63,14 @@ def _evaluate_ep(
     tokens = requests * q
     h, k = model.hidden_size, model.top_k
 
-    t_attn = attention_layer_time_s(model, hw, requests, ctx, prec, q, cal.attention, attention_tp)
+    parts = attention_layer_parts(model, hw, requests, ctx, prec, q, cal.attention, attention_tp)
+    small_attn = small_ops_time_s(model, hw, tokens, prec, cal.small_ops, side="attention")
+    small_ffn = small_ops_time_s(model, hw, tokens, prec, cal.small_ops, side="ffn")
+    t_attn = parts.total_s + small_attn + small_ffn
     experts_per_gpu = deployment.experts_per_gpu(model)
     assignments = tokens * k
     # The busiest GPU sets the layer's pace under skewed routing.
-    t_experts = expert_layer_time_s(
+    experts = expert_layer_parts(
         hw,
         assignments * skew.expert_load_factor,
         experts_per_gpu,
@@ -76,20 +79,23 @@ def _evaluate_ep(
         prec,
         cal.gemm,
     )
+    t_experts = experts.time_s
     t_shared = shared_experts_s(model, hw, tokens, scenario, cal)
     comm = ep_comm(model, hw, tokens, gpus, cal.comm, skew.comm_load_factor)
-    t_comm = comm.dispatch_s + comm.combine_s
-    compute = t_attn + t_shared + t_experts
-    drain = 0.0
-    overlap = deployment.overlap
-    if overlap == "2bo":
-        layer = 2 * np.maximum(compute, t_comm)
-        # The last micro-batch's trailing block (its all-to-all or its compute) overlaps nothing.
-        drain = np.minimum(compute, t_comm) if cal.pipeline_fill else 0.0
-    elif overlap == "sbo":
-        layer = t_attn + t_experts + np.maximum(t_shared, t_comm)
-    else:
-        layer = compute + t_comm
+    share_d, share_k = cal.comm_stream_share
+    phases = EpPhases(
+        attn1=parts.total_s - parts.core_s + small_attn,
+        attn2=parts.core_s + small_ffn,  # the router and dispatch quantisation follow the core
+        shared=t_shared,
+        experts=t_experts,
+        experts_down=experts.down_s,
+        dispatch=comm.dispatch_s,
+        combine=comm.combine_s,
+        dispatch_stream=share_d * comm.dispatch_s,
+        combine_stream=share_k * comm.combine_s,
+    )
+    sched = ep_schedule(deployment.overlap, phases, cal.pipeline_fill)
+    layer, drain = sched.layer_s, sched.drain_s
     dense = 0.0
     if model.n_dense_layers:
         t_dense = mlp_time_s(hw, tokens, h, model.dense_intermediate_size, prec, cal.gemm)
@@ -98,9 +104,10 @@ def _evaluate_ep(
     serial = cal.step_overhead_s + head_and_mtp_s(model, hw, batch, scenario, cal, mean_layer)
     step = serial + model.n_moe_layers * layer + model.n_dense_layers * dense + drain
 
-    exposed_comm = t_comm > compute if overlap == "2bo" else t_comm > np.maximum(t_attn, t_experts)
+    # What the stream spends most on: communication (stalls and comm kernels), attention or the FFN.
+    exposed = sched.exposed_comm_s / mb
     bottleneck = np.where(
-        exposed_comm,
+        (exposed > t_attn) & (exposed > t_shared + t_experts),
         BOTTLENECKS.index("communication"),
         np.where(t_attn > t_shared + t_experts, BOTTLENECKS.index("attention"), BOTTLENECKS.index("ffn")),
     )
@@ -137,6 +144,7 @@ def _evaluate_ep(
         memory_gb_per_gpu={"ep": weights.as_gb()},
         dense_layer_s=b(dense),
         serial_s=b(serial),
+        phases=phases,
         usd_per_hour_by_role={}
         if hw.price_usd_per_gpu_hour is None
         else {"ep": gpus * hw.price_usd_per_gpu_hour},
@@ -145,7 +153,7 @@ def _evaluate_ep(
             "model": model.name,
             "hardware": hw.name,
             "gpus": gpus,
-            "overlap": overlap,
+            "overlap": deployment.overlap,
             "attention_tp": attention_tp,
             "experts_per_gpu": experts_per_gpu,
             "context_tokens": scenario.context_tokens,

@@ -11,9 +11,10 @@ from typing import Literal
 import numpy as np
 
 from afdscope.errors import AfdscopeError
-from afdscope.memory import MemoryOptions
+from afdscope.ops.memory import MemoryOptions
 from afdscope.ops.attention import DEFAULT_ATTENTION, IDEAL_ATTENTION, AttentionCalibration
 from afdscope.ops.comm import DEFAULT_COMM, IDEAL_COMM, CommCalibration
+from afdscope.ops.small_ops import DEFAULT_SMALL_OPS, SmallOpsCalibration
 from afdscope.ops.experts import DEFAULT_GEMM, IDEAL_GEMM, GemmCalibration
 
 Overlap = Literal["2bo", "sbo", "nbo"]
@@ -26,6 +27,8 @@ class DeployOptions:
     gemm: GemmCalibration = DEFAULT_GEMM
     comm: CommCalibration = DEFAULT_COMM
     memory: MemoryOptions = MemoryOptions()
+    small_ops: SmallOpsCalibration = DEFAULT_SMALL_OPS
+    comm_stream_share: tuple[float, float] = (0.42, 0.17)
     # AFD M2N: how many FFN nodes one token reaches (spec §10.2).
     dedup: Literal["paper", "hypergeometric"] = "hypergeometric"
     # Per-step work outside the layer pipeline that no operator model covers: CUDA-graph replay,
@@ -55,6 +58,8 @@ class DeployOptions:
             gemm=self.gemm,
             comm=self.comm,
             memory=self.memory,
+            small_ops=self.small_ops,
+            comm_stream_share=self.comm_stream_share,
             dedup=self.dedup,
             step_overhead_s=self.step_overhead_s,
             pipeline_fill=self.pipeline_fill,
@@ -85,6 +90,8 @@ PRESETS: dict[str, DeployOptions] = {
         attention=IDEAL_ATTENTION,
         gemm=IDEAL_GEMM,
         comm=IDEAL_COMM,
+        small_ops=SmallOpsCalibration(enabled=False),
+        comm_stream_share=(0.0, 0.0),
         dedup="paper",
         step_overhead_s=15e-3,
         pipeline_fill=False,

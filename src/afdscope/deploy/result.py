@@ -51,6 +51,7 @@ class Evaluation:
     # What was evaluated and how (AFD: `attention_gpus` of the deployment may be swept by the array above).
     deployment: object = None
     calibration: object = None
+    phases: object = None  # EP: the per-micro-batch phases the schedule composed (deploy/schedules.py)
 
     @property
     def tokens_per_s_total(self) -> np.ndarray:

@@ -24,10 +24,10 @@ from afdscope.deploy.options import DEFAULT_OPTIONS
 from afdscope.deploy.result import BOTTLENECKS, DeploymentResult, Evaluation
 from afdscope.deploy.step import check_slo, head_and_mtp_s, largest_batch_meeting_slo, shared_experts_s
 from afdscope.errors import AfdscopeError
-from afdscope.ops.memory import afd_weights_per_gpu, kv_bytes_per_request, max_batch_per_gpu, memory_reasons
 from afdscope.ops.attention import attention_layer_time_s
 from afdscope.ops.comm import afd_comm, same_scale_up_domain
 from afdscope.ops.experts import expert_layer_time_s, gemm_peak_flops, mlp_time_s
+from afdscope.ops.memory import afd_weights_per_gpu, kv_bytes_per_request, max_batch_per_gpu, memory_reasons
 from afdscope.specs.deployment import AfdDeployment
 from afdscope.specs.hardware import Hardware
 from afdscope.specs.model import MoEModel

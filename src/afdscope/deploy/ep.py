@@ -19,13 +19,13 @@ import numpy as np
 from afdscope.deploy.calibration import DEFAULT_CALIBRATION, Calibration
 from afdscope.deploy.options import DEFAULT_OPTIONS
 from afdscope.deploy.result import BOTTLENECKS, DeploymentResult, Evaluation
+from afdscope.deploy.schedules import EpPhases, ep_schedule
 from afdscope.deploy.step import check_slo, head_and_mtp_s, largest_batch_meeting_slo, shared_experts_s
 from afdscope.errors import AfdscopeError
-from afdscope.ops.memory import ep_weights_per_gpu, kv_bytes_per_request, max_batch_per_gpu, memory_reasons
-from afdscope.deploy.schedules import EpPhases, ep_schedule
 from afdscope.ops.attention import attention_layer_parts
 from afdscope.ops.comm import ep_comm
 from afdscope.ops.experts import expert_layer_parts, gemm_peak_flops, mlp_time_s
+from afdscope.ops.memory import ep_weights_per_gpu, kv_bytes_per_request, max_batch_per_gpu, memory_reasons
 from afdscope.ops.small_ops import small_ops_time_s
 from afdscope.specs.deployment import EpDeployment
 from afdscope.specs.hardware import Hardware

@@ -11,11 +11,11 @@ from typing import Literal
 import numpy as np
 
 from afdscope.errors import AfdscopeError
-from afdscope.ops.memory import MemoryOptions
 from afdscope.ops.attention import DEFAULT_ATTENTION, IDEAL_ATTENTION, AttentionCalibration
 from afdscope.ops.comm import DEFAULT_COMM, IDEAL_COMM, CommCalibration
-from afdscope.ops.small_ops import DEFAULT_SMALL_OPS, SmallOpsCalibration
 from afdscope.ops.experts import DEFAULT_GEMM, IDEAL_GEMM, GemmCalibration
+from afdscope.ops.memory import MemoryOptions
+from afdscope.ops.small_ops import DEFAULT_SMALL_OPS, SmallOpsCalibration
 
 Overlap = Literal["2bo", "sbo", "nbo"]
 SharedOn = Literal["attention", "ffn"]

@@ -9,14 +9,19 @@ import pytest
 from afdscope.catalog.hardware_catalog import load_hardware
 from afdscope.catalog.model_catalog import load_model
 from afdscope.errors import AfdscopeError
-from afdscope.memory import (
+from afdscope.ops.memory import (
     MemoryOptions,
+    Overheads,
     WeightsPerGpu,
     afd_weights_per_gpu,
+    deepep_low_latency_buffer_bytes,
+    ep_overheads,
     ep_weights_per_gpu,
     kv_bytes_per_request,
     max_batch_per_gpu,
+    memory_breakdown,
     memory_reasons,
+    sglang_mem_fraction_static,
 )
 from afdscope.specs.scenario import Precision
 
@@ -34,7 +39,7 @@ ROUTER_BF16 = H * 256 * 2  # per MoE layer
 DENSE = 3 * H * 18432
 MTP_NON_EXPERT = MLA + 2 * H * H  # attention + the 2H -> H merge projection (FP8), router apart
 FP8 = Precision(weights="fp8", kv="bf16")
-OPTS = MemoryOptions(usable_hbm_fraction=0.9, buffer_bytes=4e9)
+OPTS = MemoryOptions()  # mem_fraction_static 0.79
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +81,10 @@ def test_ep_over_8_h100_does_not_fit(dsv3, h100):
     assert w.routed_experts == 32 * 58 * 3 * 7168 * 2048  # 81.7 GB
     assert w.routed_experts / 1e9 == pytest.approx(81.74, abs=0.01)
     reasons = memory_reasons(h100, w, 1e6, 1, OPTS, role="ep")
-    assert reasons == ["experts need 81.7 GB per EP GPU, 80 GB available"]
+    assert reasons == [
+        "weights need 102.6 GB per EP GPU (largest: experts 81.7 GB), 67.6 GB in the static pool "
+        "(0.79 of 85.5 GB)"
+    ]
     assert max_batch_per_gpu(h100, w, 8192 * 70272, OPTS) == 0
 
 
@@ -160,37 +168,95 @@ def test_max_batch_by_hand(dsv3, h100):
         + (MTP_NON_EXPERT + ROUTER_BF16 + EXPERT)
     )
     assert attn.total == weights  # 19,413,991,424 B
-    # (80e9 * 0.9 - 4e9 - 19.414e9) / (8192 * 70272) = 48.586e9 / 575.67e6 = 84.4
-    assert max_batch_per_gpu(h100, attn, 8192 * 70272, OPTS) == 84
-    assert (72e9 - 4e9 - weights) // (8192 * 70272) == 84
+    # H100: 81,559 MiB = 85,520,809,984 B; static pool 0.79 of it = 67,561,439,887 B; minus the weights
+    # = 48,147,448,463 B of KV pool; / (8192 * 70272 = 575,668,224 B) = 83.6 -> 83 requests.
+    assert h100.hbm_capacity == 81_559 * 2**20 == 85_520_809_984
+    pool = 85_520_809_984 * 0.79 - weights
+    assert max_batch_per_gpu(h100, attn, 8192 * 70272, OPTS) == 83 == int(pool // (8192 * 70272))
     got = max_batch_per_gpu(h100, attn, np.array([1024, 8192]) * 70272, OPTS)
-    assert got.tolist() == [int((72e9 - 4e9 - weights) // (1024 * 70272)), 84]
+    assert got.tolist() == [int(pool // (1024 * 70272)), 83]
 
 
 def test_reasons(dsv3, h100):
     attn, _ = afd_weights_per_gpu(dsv3, 4, 16, FP8, OPTS)
     kv = 8192 * 70272
-    assert memory_reasons(h100, attn, kv, 84, OPTS, role="attention") == []
-    # 512 x 575.67 MB = 294.7 GB; 72 - 4 - 19.414 = 48.586 GB left
+    assert memory_reasons(h100, attn, kv, 83, OPTS, role="attention") == []
+    # 512 x 575.67 MB = 294.7 GB; 67.561 - 19.414 = 48.147 GB left
     assert memory_reasons(h100, attn, kv, 512, OPTS, role="attention", context=8192) == [
         "KV cache for 512 requests × 8192 tokens needs 294.7 GB per attention GPU, "
-        "48.6 GB left after weights and buffers"
+        "48.1 GB left after weights and the framework reserve"
     ]
     w = WeightsPerGpu(routed_experts=60e9, attention=15e9)
     assert memory_reasons(h100, w, kv, 1, OPTS, role="ep") == [
-        "weights need 75.0 GB per EP GPU (largest: experts 60.0 GB), 72.0 GB usable"
+        "weights need 75.0 GB per EP GPU (largest: experts 60.0 GB), 67.6 GB in the static pool "
+        "(0.79 of 85.5 GB)"
     ]
-    w = WeightsPerGpu(attention=70e9)
-    assert memory_reasons(h100, w, kv, 1, OPTS) == [
-        "weights 70.0 GB + buffers 4.0 GB need 74.0 GB per GPU, 72.0 GB usable"
+    # named reserve terms 20 GB > the 0.21 x 85.52 = 17.96 GB reserve: they come out of the KV pool
+    w = WeightsPerGpu(attention=66e9)
+    big = Overheads(deepep_buffer=10e9, activation_workspace=5e9, cuda_graph_pool=5e9)
+    assert memory_reasons(h100, w, kv, 1, OPTS, overheads=big) == [
+        "weights 66.0 GB + DeepEP buffer 10.0 GB + activations 5.0 GB + CUDA graphs 5.0 GB need "
+        "86.0 GB per GPU, 85.5 GB on the device"
     ]
+    assert memory_reasons(h100, w, kv, 1, OPTS) == []  # without them the reserve is enough
+    assert max_batch_per_gpu(h100, w, 1e9, OPTS, overheads=big) == 0
+
+
+def test_deepep_low_latency_buffer_by_hand():
+    # T = 128, H = 7168, E = 256: dispatch message 16 + max(2H, H + 4H/128) = 14,352 B, combine 2H = 14,336;
+    # send max(T·14352, E·T·14336) = 469,762,048; receive max(E·T·14352, E·T·14336) = 470,286,336;
+    # signalling E·4 = 1,024; total 2·(469,762,048 + 470,286,336 + 1,024) = 1,880,098,816, a multiple of
+    # 128, so the size hint adds one 128: 1,880,098,944.
+    assert deepep_low_latency_buffer_bytes(128, 7168, 256) == 1_880_098_944
+    assert deepep_low_latency_buffer_bytes(128, 7168, 288) > deepep_low_latency_buffer_bytes(128, 7168, 256)
+
+
+def test_ep_overheads_by_hand(dsv3):
+    o = ep_overheads(dsv3, 128, FP8, OPTS)
+    assert o.deepep_buffer == 1_880_098_944
+    # 2 local experts x 128 ranks x 128 tokens = 32,768 rows of (7168 FP8 + 7168/128·4 scales + 2·2048·2
+    # gate/up BF16 + 7168·2 down BF16) = 29,968 B; plus 128 x 129,280 FP32 logits.
+    rows = 2 * 128 * 128
+    assert o.activation_workspace == pytest.approx(rows * (7168 + 224 + 8192 + 14336) + 128 * 129280 * 4)
+    assert o.cuda_graph_pool == pytest.approx(1.99 * 2**30)
+
+
+def test_sglang_default_fraction():
+    assert [sglang_mem_fraction_static(n) for n in (1, 2, 4, 8, 16, 128)] == [
+        0.88,
+        0.87,
+        0.85,
+        0.81,
+        0.79,
+        0.79,
+    ]
+    assert MemoryOptions().mem_fraction_static == 0.79
+
+
+@pytest.mark.parametrize(
+    ("hw_name", "gpus", "batch", "context", "redundant", "mtp"),
+    [("h800", 128, 128, 4096, 0, True), ("h100", 72, 256, 2050, 32, False)],
+)
+def test_published_batches_fit(dsv3, hw_name, gpus, batch, context, redundant, mtp):
+    # DeepSeek's H800 EP128 profile (128 requests/GPU at 4K, MTP) and SGLang's H100 EP72 (256 at 2,050,
+    # 32 redundant experts), FP8 weights, BF16 KV: public-deployments.csv.
+    hw = load_hardware(hw_name)
+    opts = MemoryOptions(redundant_experts=redundant)
+    w = ep_weights_per_gpu(dsv3, gpus, FP8, opts)
+    kv = kv_bytes_per_request(dsv3, context, FP8, mtp_layers=dsv3.mtp_layers if mtp else 0)
+    over = ep_overheads(dsv3, gpus, FP8, opts)
+    assert memory_reasons(hw, w, kv, batch, opts, role="ep", overheads=over) == []
+    assert max_batch_per_gpu(hw, w, kv, opts, overheads=over) >= batch
+    terms = memory_breakdown(hw, w, kv, batch, opts, over)
+    assert terms["kv_free"] >= 0 and terms["hbm_capacity"] == pytest.approx(85.520809984)
+    assert terms["kv_pool"] == pytest.approx(85.520809984 * 0.79 - terms["total"])
 
 
 def test_bad_inputs(dsv3, h100):
     with pytest.raises(AfdscopeError):
         ep_weights_per_gpu(dsv3, 0, FP8)
     with pytest.raises(AfdscopeError):
-        MemoryOptions(usable_hbm_fraction=1.2)
+        MemoryOptions(mem_fraction_static=1.2)
     with pytest.raises(AfdscopeError):
         MemoryOptions(redundant_experts=-1)
     with pytest.raises(AfdscopeError):

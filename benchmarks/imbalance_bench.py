@@ -1,21 +1,21 @@
-"""Speed of the routing Monte Carlo (afdscope.routing). Prints medians; asserts nothing.
-
-Target (issue): 10,000 draws of 8,192 tokens over 256 experts (DeepSeek-V3, EP 64) under 1 s on one core.
-Run alone with `python benchmarks/imbalance_bench.py`; benchmarks/run.py adds the rows to `make bench`.
+"""Speed of the routing Monte Carlo (afdscope.routing): 10,000 draws of 8,192 tokens over 256 experts
+(DeepSeek-V3, EP 64), three popularity/placement cases. Untargeted (the issue's aim: under 1 s on one core).
+Run alone with `python benchmarks/imbalance_bench.py`; benchmarks/run.py adds the figures to `make bench`.
 """
 
 from __future__ import annotations
 
-from timing import median_s
+from timing import Figure, median_s
 
 from afdscope.catalog.model_catalog import load_model
 from afdscope.routing import Popularity, simulate_routing
 
 DRAWS, TOKENS, GPUS = 10_000, 8_192, 64
+KEYS = ("routing-uniform", "routing-power-law", "routing-power-law-eplb")
 
 
-def imbalance_rows(repeat: int = 5) -> list[tuple[str, float]]:
-    """[(label, median seconds)] for the issue's size, three popularity/placement cases."""
+def imbalance_rows(repeat: int = 5) -> list[Figure]:
+    """Median milliseconds for the issue's size, three popularity/placement cases."""
     model = load_model("deepseek-v3")
     n = model.n_routed_experts
     cases = [
@@ -25,19 +25,20 @@ def imbalance_rows(repeat: int = 5) -> list[tuple[str, float]]:
     ]
     size = f"{DRAWS:,} draws × {TOKENS:,} tokens × {n} experts, EP {GPUS}"
     return [
-        (
-            f"imbalance: {size}, {label}",
-            median_s(
+        Figure(
+            key,
+            f"routing: {size}, {label}",
+            1e3
+            * median_s(
                 lambda p=pop, r=r: simulate_routing(model, p, TOKENS, DRAWS, gpus=GPUS, redundant=r),
                 repeat,
             ),
+            "ms",
         )
-        for label, pop, r in cases
+        for key, (label, pop, r) in zip(KEYS, cases, strict=True)
     ]
 
 
 if __name__ == "__main__":
-    rows = imbalance_rows()
-    width = max(len(label) for label, _ in rows)
-    for label, t in rows:
-        print(f"  {label:<{width}}  {t * 1e3:9.1f} ms")
+    for f in imbalance_rows():
+        print(f"  {f.name:<90}  {f.value:9.1f} {f.unit}")

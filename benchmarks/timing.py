@@ -1,9 +1,20 @@
-"""The one timing helper the benchmark scripts share."""
+"""What the benchmark scripts share: the timing helper and the figure they report."""
 
 from __future__ import annotations
 
 import statistics
 import time
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One measured figure: `key` names it in results.json and in benchmarks/targets.py."""
+
+    key: str
+    name: str
+    value: float
+    unit: str
 
 
 def median_s(fn, repeat: int) -> float:

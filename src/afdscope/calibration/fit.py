@@ -147,7 +147,7 @@ def _hw(name: str):
 
 def predict(rows: Rows, kernel: GemmKernel, mask=None) -> np.ndarray:
     """Predicted seconds for `rows` with explicit kernel values (the operators' own functions)."""
-    from afdscope.ops.experts import GemmCalibration, expert_layer_time_s, gemm_kernel_time, _rates
+    from afdscope.ops.experts import GemmCalibration, _rates, expert_layer_time_s, gemm_kernel_time
     from afdscope.specs.scenario import Precision
 
     mask = np.ones(len(rows.measured_s), bool) if mask is None else mask
@@ -162,8 +162,13 @@ def predict(rows: Rows, kernel: GemmKernel, mask=None) -> np.ndarray:
             prec = Precision(weights=rows.fmt)
             # hidden / inter are the same for every row of the table (one model shape)
             out[sel] = expert_layer_time_s(
-                hw, x["experts"] * x["rows_per_expert"], x["experts"], int(x["hidden"][0]),
-                int(x["inter"][0]), prec, cal,
+                hw,
+                x["experts"] * x["rows_per_expert"],
+                x["experts"],
+                int(x["hidden"][0]),
+                int(x["inter"][0]),
+                prec,
+                cal,
             )
         else:
             from afdscope.specs.scenario import DTYPE_BYTES
@@ -233,7 +238,11 @@ def _summary(err) -> dict:
     if len(err) == 0:
         return {"n": 0}
     a = np.abs(err)
-    return {"n": int(len(a)), "median_abs_error": round(float(np.median(a)), 4), "max_abs_error": round(float(a.max()), 4)}
+    return {
+        "n": int(len(a)),
+        "median_abs_error": round(float(np.median(a)), 4),
+        "max_abs_error": round(float(a.max()), 4),
+    }
 
 
 # --- the families -------------------------------------------------------------------------------------
@@ -311,3 +320,150 @@ def main() -> None:  # python -m afdscope.calibration.fit
 
 if __name__ == "__main__":
     main()
+
+
+# --- the error table ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ErrorRow:
+    operator: str
+    hardware: str
+    source: str
+    n: int
+    median_abs_error: float
+    max_abs_error: float
+    profile: str
+    status: str  # measured (held-out shapes of the GPU's own table) or inherited (transfer, all rows)
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def _table_rows(rows: Rows, kernel_name: str, transfer: bool) -> list[ErrorRow]:
+    mask = (
+        np.ones(len(rows.measured_s), bool)
+        if transfer
+        else np.array([k in held_out(list(rows.shape_key)) for k in rows.shape_key])
+    )
+    out = []
+    for hw_name in sorted({str(h) for h in rows.hardware[mask]}):
+        sel = mask & (rows.hardware == hw_name)
+        hw = _hw(hw_name)
+        from afdscope.calibration.profiles import family_of
+
+        kernel, use = gemm_kernel(family_of(hw), kernel_name, rows.fmt, hw_name)
+        err = np.abs(_errors(predict(rows, kernel, sel), rows.measured_s[sel]))
+        out.append(
+            ErrorRow(
+                rows.operator,
+                hw_name,
+                rows.source,
+                int(sel.sum()),
+                round(float(np.median(err)), 4),
+                round(float(err.max()), 4),
+                use.profile,
+                use.status,
+            )
+        )
+    return out
+
+
+def error_table() -> list[ErrorRow]:
+    """One row per (operator, hardware, source): held-out error of the shipped profiles on each GPU's own
+    table, and transfer error (every row) on public tables of GPUs without tables of their own."""
+    table: list[ErrorRow] = []
+    for system in SYSTEMS:
+        moe = moe_rows(system)
+        if moe is not None:
+            table += _table_rows(moe, "grouped", transfer=False)
+        for fmt in ("fp8", "bf16", "fp4"):
+            g = gemm_rows(system, fmt)
+            if g is not None:
+                table += _table_rows(replace(g, operator=f"gemm_{fmt}"), "dense", transfer=False)
+    table += _table_rows(deepgemm_rows("grouped_masked"), "grouped", transfer=True)
+    table += _table_rows(deepgemm_rows("dense"), "dense", transfer=True)
+    return table + mla_error_rows()
+
+
+def mla_rows(system: str) -> Rows | None:
+    """SGLang MLA decode-module rows (FP8 KV, DeepGEMM FP8 projections); num_heads = 128 / attention TP."""
+    rows = [
+        r
+        for r in _measured(system, "mla_decode")
+        if r["framework"] == "sglang" and r["kv_cache_dtype"] == "fp8" and r["gemm_dtype"] == "fp8_block"
+    ]
+    if not rows:
+        return None
+    return Rows(
+        operator="mla_module",
+        source="aiconfigurator mla_decode.csv (SGLang, eager)",
+        fmt="fp8",
+        hardware=np.array([SYSTEMS[system]] * len(rows)),
+        inputs={
+            k: np.array([float(r[c]) for r in rows])
+            for k, c in (("heads", "num_heads"), ("batch", "batch_size"), ("kv", "kv_len"))
+        },
+        measured_s=np.array([float(r["latency_us"]) * 1e-6 for r in rows]),
+        shape_key=np.array([int(r["num_heads"]) for r in rows]),
+    )
+
+
+def predict_mla(rows: Rows) -> np.ndarray:
+    """The attention operator (DEFAULT_ATTENTION) at each row's TP = 128 / heads, without the TP
+    all-reduce (not in the module) and without the q_a / kv_a down-projection (not timed)."""
+    from afdscope.catalog.model_catalog import load_model
+    from afdscope.ops.attention import DEFAULT_ATTENTION, attention_layer_parts
+    from afdscope.specs.scenario import Precision
+
+    v3 = load_model("deepseek-v3")
+    prec = Precision(weights="fp8", kv="fp8", attention="bf16")
+    out = np.empty(len(rows.measured_s))
+    a = v3.attention
+    down = v3.hidden_size * ((a.q_lora_rank or 0) + a.kv_lora_rank + a.qk_rope_head_dim)
+    for name in sorted({str(h) for h in rows.hardware}):
+        hw = _hw(name)
+        for heads in sorted(set(rows.inputs["heads"])):
+            sel = (rows.hardware == name) & (rows.inputs["heads"] == heads)
+            tp = int(128 // heads)
+            p = attention_layer_parts(
+                v3,
+                hw,
+                rows.inputs["batch"][sel] / tp,
+                rows.inputs["kv"][sel],
+                prec,
+                tp=tp,
+                calibration=DEFAULT_ATTENTION,
+            )
+            proj = p.projection_s * (1 - down / (a.params_per_gpu(v3.hidden_size, tp)))
+            out[sel] = p.core_s + proj + p.small_ops_s + DEFAULT_ATTENTION.overhead_s
+    return out
+
+
+def mla_error_rows() -> list[ErrorRow]:
+    """The attention operator against the MLA decode-module tables, held-out head counts (TP degrees)."""
+    out = []
+    for system in SYSTEMS:
+        rows = mla_rows(system)
+        if rows is None:
+            continue
+        h = held_out(list(rows.shape_key))
+        sel = np.array([k in h for k in rows.shape_key])
+        err = np.abs(predict_mla(rows)[sel] / rows.measured_s[sel] - 1)
+        hw = _hw(SYSTEMS[system])
+        from afdscope.calibration.profiles import family_of
+
+        status = "measured" if family_of(hw) == "hopper" else "inherited"
+        out.append(
+            ErrorRow(
+                "mla_module",
+                SYSTEMS[system],
+                rows.source,
+                int(sel.sum()),
+                round(float(np.median(err)), 4),
+                round(float(err.max()), 4),
+                "ops.attention.DEFAULT_ATTENTION",
+                status,
+            )
+        )
+    return out

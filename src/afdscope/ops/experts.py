@@ -147,7 +147,9 @@ def gemm_kernel_time(
     mma_rows = padded_rows(r, g, kernel.tile_m)
     memory_s = traffic / (bandwidth * kernel.e_mem)
     mma_s = 2.0 * mma_rows * n * k * (1.0 + kernel.k0 / k) / (peak_flops * kernel.e_mma)
-    return GemmTimes(memory_s, mma_s, kernel.t_min_s, soft_max(memory_s, mma_s, kernel.overlap_p) + kernel.t_min_s)
+    return GemmTimes(
+        memory_s, mma_s, kernel.t_min_s, soft_max(memory_s, mma_s, kernel.overlap_p) + kernel.t_min_s
+    )
 
 
 def _one_intensity(kernel: GemmKernel, calibration: GemmCalibration) -> bool:
@@ -192,7 +194,9 @@ class ExpertLayerParts:
     def bound(self) -> np.ndarray:
         """'latency' where the fixed costs exceed both roofline terms, else 'memory' or 'compute'."""
         m, c = self.memory_time_s, self.compute_time_s
-        return np.where(self.fixed_time_s > np.maximum(m, c), "latency", np.where(m >= c, "memory", "compute"))
+        return np.where(
+            self.fixed_time_s > np.maximum(m, c), "latency", np.where(m >= c, "memory", "compute")
+        )
 
 
 def expert_dtype(precision: Precision) -> str:
@@ -362,7 +366,9 @@ def gemm_time_s(
     kernel, _ = resolve_kernel(hw, calibration, "dense", fmt)
     bw, peak = _rates(hw, fmt, calibration.basis)
     act = DTYPE_BYTES.get(fmt, precision.weight_bytes) if calibration.activation_bytes else None
-    return gemm_kernel_time(kernel, bw, peak, r, out_features, in_features, precision.weight_bytes, 1.0, act).time_s
+    return gemm_kernel_time(
+        kernel, bw, peak, r, out_features, in_features, precision.weight_bytes, 1.0, act
+    ).time_s
 
 
 def mlp_time_s(

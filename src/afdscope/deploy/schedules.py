@@ -20,13 +20,14 @@ A scheme says which compute a transfer overlaps; a transfer longer than its wind
 * 2BO (two-batch overlap, SGLang TBO / DeepSeek's decode profile): two micro-batches X, Y alternate on
   the stream in the order …, X.experts, Y.attn2, X.attn1, Y.shared, Y.experts, X.attn2, Y.attn1, X.shared,
   …: X's dispatch overlaps its own shared expert and Y's first attention half, X's combine Y's second
-  attention half, and the routed experts overlap nothing. With C the per-micro-batch stream time
-  (compute + s_d + s_k) a stall in the combine's window shortens the dispatch's, so per layer of both
-  micro-batches
+  attention half (which ends with Y's dispatch kernel, s_d), and the routed experts overlap nothing.
+  With C the per-micro-batch stream time (compute + s_d + s_k) a stall in the combine's window
+  shortens the dispatch's, so per layer of both micro-batches
 
-      layer = 2 · (C + max(0, k − attn2, d − attn1 − shared)).
+      layer = 2 · (C + max(0, k − attn2 − s_d, d − attn1 − shared)).
 
-  The trailing block (the last micro-batch's combine) overlaps nothing: + k once per step.
+  The trailing block (the last micro-batch's combine) overlaps nothing: + k once per step. The
+  simulator (sim/ep.py) runs this stream order segment by segment; without noise it settles here.
 
 Sources: DeepSeek profile-data (decode, EP128), SGLang blog 2025-05-05 (TBO, per-layer profile),
 the issue tracker's published-layer-times.csv. Pure functions over broadcast arrays (SI units).
@@ -78,7 +79,7 @@ def ep_schedule(scheme: str, p: EpPhases, pipeline_fill: bool = True) -> EpSched
     if scheme == "2bo":
         stream = p.dispatch_stream + p.combine_stream
         stall = np.maximum(
-            np.maximum(p.combine - p.attn2, p.dispatch - p.attn1 - p.shared),
+            np.maximum(p.combine - p.attn2 - p.dispatch_stream, p.dispatch - p.attn1 - p.shared),
             0.0,
         )
         layer = 2.0 * (p.compute + stream + stall)

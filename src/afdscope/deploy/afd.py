@@ -28,6 +28,7 @@ from afdscope.ops.attention import attention_layer_time_s
 from afdscope.ops.comm import afd_comm, same_scale_up_domain
 from afdscope.ops.experts import expert_layer_time_s, gemm_peak_flops, mlp_time_s
 from afdscope.ops.memory import afd_weights_per_gpu, kv_bytes_per_request, max_batch_per_gpu, memory_reasons
+from afdscope.ops.small_ops import small_ops_time_s
 from afdscope.specs.deployment import AfdDeployment
 from afdscope.specs.hardware import Hardware
 from afdscope.specs.model import MoEModel
@@ -108,7 +109,8 @@ def _evaluate_afd(
     h, k, mi = model.hidden_size, model.top_k, model.moe_intermediate_size
 
     t_core = attention_layer_time_s(model, attention_hw, requests, ctx, prec, q, cal.attention, attention_tp)
-    t_a = t_core
+    # The router, top-k, post-attention norm and dispatch quantisation run on the attention side.
+    t_a = t_core + small_ops_time_s(model, attention_hw, tokens, prec, cal.small_ops, side="ffn")
     ffn_tokens = tokens * attention_gpus / ffn_gpus  # tokens one FFN GPU serves, for its shared expert
     # Expert shards of M/expert_tp: each assignment is computed by expert_tp GPUs, 1/expert_tp each.
     assignments = tokens * attention_gpus * k * expert_tp / ffn_gpus

@@ -64,9 +64,10 @@ def _evaluate_ep(
     h, k = model.hidden_size, model.top_k
 
     parts = attention_layer_parts(model, hw, requests, ctx, prec, q, cal.attention, attention_tp)
-    small_attn = small_ops_time_s(model, hw, tokens, prec, cal.small_ops, side="attention")
+    # Attention-side small kernels are inside the attention parts; the router, top-k, the post-attention
+    # norm and the dispatch quantisation (the "ffn" side of ops.small_ops) run before the dispatch.
     small_ffn = small_ops_time_s(model, hw, tokens, prec, cal.small_ops, side="ffn")
-    t_attn = parts.total_s + small_attn + small_ffn
+    t_attn = parts.total_s + small_ffn
     experts_per_gpu = deployment.experts_per_gpu(model)
     assignments = tokens * k
     # The busiest GPU sets the layer's pace under skewed routing.
@@ -84,7 +85,7 @@ def _evaluate_ep(
     comm = ep_comm(model, hw, tokens, gpus, cal.comm, skew.comm_load_factor)
     share_d, share_k = cal.comm_stream_share
     phases = EpPhases(
-        attn1=parts.total_s - parts.core_s + small_attn,
+        attn1=parts.total_s - parts.core_s,
         attn2=parts.core_s + small_ffn,  # the router and dispatch quantisation follow the core
         shared=t_shared,
         experts=t_experts,

@@ -30,6 +30,8 @@ fuzz: install
 		tests/test_fuzz_loaders.py tests/test_fuzz_cli.py tests/test_paper_properties.py \
 		tests/test_deploy_properties.py
 
+# Times the paper analyses, evaluators, search, simulator and validation; writes the figures to
+# benchmarks/results.json (or $$BENCH_OUT) and fails when a target of benchmarks/targets.py is missed.
 bench: install
 	$(BIN)/python benchmarks/run.py
 

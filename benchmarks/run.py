@@ -263,7 +263,7 @@ def main() -> int:
             )
         figures += got
         for f in got:
-            print(f"  {f.name:<82} {f.value:>14,.3f} {f.unit}")
+            print(f"  {f.name:<82} {_num(f.value):>14} {f.unit}")
 
     targets = {t.key: t for t in TARGETS}
     measured = {f.key: f.value for f in figures}
@@ -283,7 +283,7 @@ def main() -> int:
     for t in TARGETS:
         if t.key in measured:
             state = "pass" if t.met(measured[t.key]) else "MISS"
-            print(f"  {state}  {t.key:<14} {measured[t.key]:>14,.3f} {t.unit:<14} target {t.text}")
+            print(f"  {state}  {t.key:<14} {_num(measured[t.key]):>14} {t.unit:<14} target {t.text}")
         else:
             print(f"  ----  {t.key:<14} not measured (its benchmark failed)")
     print(f"figures written to {out}")

@@ -1,10 +1,10 @@
 """Refit the kernel profiles from the measured tables and report held-out errors.
 
-Tables (CSV, `#` header comments): calibration/measured/<system>/{moe,gemm,mla_decode}.csv (aiconfigurator-core,
-Apache-2.0; columns in each file's header) and calibration/public/deepgemm_h800.csv (DeepGEMM README). For each
-(family, kernel, format) the rows of every GPU of the family are pooled; a quarter of the SHAPES of each table
-(MoE: the expert-parallel degree, i.e. experts per GPU; GEMM: the (n, k) pair) is held out, the efficiencies are
-fitted by least squares on log(predicted / measured) on the rest, and the error is reported on the held-out
+Tables (CSV, `#` header comments): calibration/measured/<system>/{moe,gemm,mla_decode}.csv
+(aiconfigurator-core, Apache-2.0; columns in each file's header) and calibration/public/deepgemm_h800.csv
+(DeepGEMM README). For each (family, kernel, format) the rows of every GPU of the family are pooled; a quarter
+of the SHAPES of each table (MoE: the expert-parallel degree, i.e. experts per GPU; GEMM: the (n, k) pair)
+is held out, the efficiencies are fitted by least squares on log(predicted / measured) on the rest, and the error is reported on the held-out
 shapes. `fit_all(write=True)` (make calibrate, `afdscope calibration fit`) writes the profile files.
 Nothing here is fitted to end-to-end throughput.
 """
@@ -132,7 +132,7 @@ def deepgemm_rows(kernel: str) -> Rows:
         hardware=np.array(["h800"] * len(rows)),
         inputs={"groups": g, "m": m, "n": n, "k": k},
         measured_s=t,
-        shape_key=np.array([f"{int(a)}x{int(b)}" for a, b in zip(n, k)]),
+        shape_key=np.array([f"{int(a)}x{int(b)}" for a, b in zip(n, k, strict=True)]),
     )
 
 
@@ -199,7 +199,7 @@ def fit_kernel(rows_list: list[Rows], start: GemmKernel, fit_k0: bool) -> tuple[
     def residuals(x, masks):
         k = unpack(x)
         return np.concatenate(
-            [np.log(predict(r, k, m) / r.measured_s[m]) for r, m in zip(rows_list, masks) if m.any()]
+            [np.log(predict(r, k, m) / r.measured_s[m]) for r, m in zip(rows_list, masks, strict=True) if m.any()]
         )
 
     def logit(p):
@@ -227,7 +227,7 @@ def fit_kernel(rows_list: list[Rows], start: GemmKernel, fit_k0: bool) -> tuple[
     stats = {"fitted": names}
     for label, masks in (("train", train), ("held_out", [~m for m in train])):
         err = np.concatenate(
-            [_errors(predict(r, kernel, m), r.measured_s[m]) for r, m in zip(rows_list, masks) if m.any()]
+            [_errors(predict(r, kernel, m), r.measured_s[m]) for r, m in zip(rows_list, masks, strict=True) if m.any()]
             or [np.array([])]
         )
         stats[label] = _summary(err)

@@ -1,6 +1,6 @@
 """Routed experts (grouped GEMM) and dense GEMMs on one GPU: each GEMM a roofline of its own kernel.
 
-    t_gemm = softmax_p(bytes / (BW · e_mem), FLOPs(rows padded to the M tile) · (1 + k0/K) / (F · e_mma)) + t_min
+    t_gemm = softmax_p(bytes / (BW · e_mem), FLOPs(rows padded to M tile) · (1 + k0/K) / (F · e_mma)) + t_min
 
 bytes = weights + activations in + outputs; F = the format's dense peak. The efficiencies, tile and fixed
 cost come from the hardware's architecture profile (calibration/profiles/<family>.yaml), fitted on

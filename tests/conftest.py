@@ -41,6 +41,7 @@ def invoke_cli(*args, cwd=None) -> CliResult:
         with redirect_stdout(out), redirect_stderr(err):
             try:
                 main()
+                raise AssertionError(f"main() returned without sys.exit for {args}")
             except SystemExit as exc:
                 code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
             except Exception:

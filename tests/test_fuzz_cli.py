@@ -1,13 +1,11 @@
-"""Fuzzing the command line: random argument lists exit 0 or 2 and never print a traceback."""
+"""Fuzzing the command line: random argument lists exit 0 or 2 and never print a traceback.
+
+Each example runs `afdscope.cli.main()` in process through the `cli` fixture (conftest.py)."""
 
 import os
-import sys
 
-import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from afdscope.cli import main
 
 EXAMPLES = int(os.environ.get("AFDSCOPE_FUZZ_EXAMPLES", "150")) // 2
 
@@ -100,16 +98,13 @@ argv_st = st.tuples(
 )
 
 
-@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=EXAMPLES, deadline=None)
 @given(argv_st)
-def test_cli_exits_0_or_2_without_a_traceback(capsys, monkeypatch, args):
+def test_cli_exits_0_or_2_without_a_traceback(cli, args):
     command, rest = args
-    monkeypatch.setattr(sys, "argv", ["afdscope", *command, *rest])
-    with pytest.raises(SystemExit) as exit_info:
-        main()
-    out = capsys.readouterr()
-    assert exit_info.value.code in (0, 2), (command, rest, out.err)
-    assert "Traceback" not in out.out + out.err
-    if exit_info.value.code == 2:
-        lines = out.err.strip().splitlines()
-        assert len(lines) == 1 and lines[0].startswith("error: "), out.err
+    r = cli(*command, *rest)
+    assert r.returncode in (0, 2), (command, rest, r.stderr)
+    assert "Traceback" not in r.stdout + r.stderr
+    if r.returncode == 2:
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: "), r.stderr

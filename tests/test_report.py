@@ -2,15 +2,11 @@
 step budget, memory headroom, σ sweep, derived σ — checked against the evaluator's fields by hand."""
 
 import re
-import subprocess
-import sys
 from dataclasses import replace
 
 import numpy as np
 import pytest
 
-from afdscope.catalog.hardware_catalog import load_hardware
-from afdscope.catalog.model_catalog import load_model
 from afdscope.deploy.afd import evaluate_afd
 from afdscope.deploy.budget import (
     CATEGORIES,
@@ -34,7 +30,6 @@ from afdscope.search.sensitivity import (
 from afdscope.specs.scenario import Scenario
 from afdscope.units import GB
 
-CLI = [sys.executable, "-c", "from afdscope.cli import main; main()"]
 LIMIT = 0.05
 SCENARIO = Scenario(context_tokens=4096)
 
@@ -47,20 +42,6 @@ def data():
 @pytest.fixture(scope="module")
 def page(data):
     return render_report(data)
-
-
-@pytest.fixture(scope="module")
-def ds():
-    return load_model("deepseek-v3")
-
-
-@pytest.fixture(scope="module")
-def h800():
-    return load_hardware("h800")
-
-
-def run(*args, cwd=None):
-    return subprocess.run([*CLI, *args], capture_output=True, text=True, cwd=cwd, timeout=120)
 
 
 # ----------------------------------------------------------------------------------------- the page
@@ -329,15 +310,6 @@ def test_map_marks_this_deployment_inside_the_grid(data, h800, ds):
 # ----------------------------------------------------------------------------------------- CLI
 
 
-def assert_clean_error(r, *needles):
-    assert r.returncode == 2, r.stderr
-    lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), r.stderr
-    assert "Traceback" not in r.stderr + r.stdout
-    for n in needles:
-        assert n in lines[0]
-
-
 BASE = ["report", "--model", "deepseek-v3", "--hardware", "h800", "--context", "4096"]
 
 
@@ -361,33 +333,33 @@ BASE = ["report", "--model", "deepseek-v3", "--hardware", "h800", "--context", "
         ([*BASE[1:]], "--tpot-slo-ms"),
     ],
 )
-def test_report_bad_input_one_error_line_no_file(tmp_path, args, needle):
-    r = run("report", *args, cwd=tmp_path)
+def test_report_bad_input_one_error_line_no_file(tmp_path, args, needle, cli, assert_clean_error):
+    r = cli("report", *args, cwd=tmp_path)
     assert_clean_error(r, needle)
     assert list(tmp_path.iterdir()) == []
 
 
-def test_report_writes_once_and_needs_force_to_overwrite(tmp_path):
+def test_report_writes_once_and_needs_force_to_overwrite(tmp_path, cli, assert_clean_error):
     out = tmp_path / "sub" / "r.html"
     args = [*BASE, "--tpot-slo-ms", "50", "--max-gpus", "32", "-o", str(out)]
-    r = run(*args)
+    r = cli(*args)
     assert r.returncode == 0, r.stderr
     assert out.stat().st_size > 1_000_000 and "verdict:" in r.stdout and str(out) in r.stderr
     first = out.read_text()
     assert "Plotly.newPlot(" in first and "--max-gpus 32" in first
     out.write_text("keep me")
-    r = run(*args)
+    r = cli(*args)
     assert_clean_error(r, "already exists", "--force")
     assert out.read_text() == "keep me"
     assert [p.name for p in out.parent.iterdir()] == ["r.html"]  # no temporary file left behind
-    r = run(*args, "--force")
+    r = cli(*args, "--force")
     assert r.returncode == 0, r.stderr
     assert out.read_text().startswith("<!DOCTYPE html>")
     assert [p.name for p in out.parent.iterdir()] == ["r.html"]
 
 
-def test_report_to_a_folder_is_an_error(tmp_path):
+def test_report_to_a_folder_is_an_error(tmp_path, cli, assert_clean_error):
     d = tmp_path / "x.html"
     d.mkdir()
-    r = run(*BASE, "--tpot-slo-ms", "50", "-o", str(d), "--force")
+    r = cli(*BASE, "--tpot-slo-ms", "50", "-o", str(d), "--force")
     assert_clean_error(r, "folder")

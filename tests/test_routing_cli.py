@@ -2,24 +2,16 @@
 EPLB memory, AFD with a popularity CSV, and one-line errors on bad input."""
 
 import json
-import subprocess
-import sys
 
 import pytest
 
-# ---------------------------------------------------------------- CLI
-
-CLI = [sys.executable, "-c", "from afdscope.cli import main; main()"]
+# ---------------------------------------------------------------- CLI (in process: the `cli` fixture)
 
 
-def run(*args):
-    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=120)
-
-
-def test_cli_json_keys():
-    r = run("imbalance", "--model", "deepseek-v3", "--gpus", "64", "--tokens", "8192", "--redundant", "64")
+def test_cli_json_keys(cli):
+    r = cli("imbalance", "--model", "deepseek-v3", "--gpus", "64", "--tokens", "8192", "--redundant", "64")
     assert r.returncode == 0, r.stderr
-    r = run(
+    r = cli(
         "imbalance",
         *("--model", "deepseek-v3", "--gpus", "64", "--tokens", "8192", "--alpha", "1.01"),
         *("--redundant", "64", "--draws", "500", "-f", "json"),
@@ -50,10 +42,10 @@ def test_cli_json_keys():
     assert out["expert_load_factor"] == pytest.approx(out["max_over_mean_tokens"])
 
 
-def test_cli_afd_and_csv(tmp_path):
+def test_cli_afd_and_csv(tmp_path, cli):
     path = tmp_path / "counts.csv"
     path.write_text("count\n" + "\n".join(str(i + 1) for i in range(256)) + "\n")
-    r = run(
+    r = cli(
         "imbalance",
         *("--model", "deepseek-v3", "--mode", "afd", "--ffn-gpus", "32", "--tokens", "4096"),
         *("--popularity", str(path), "--draws", "200", "-f", "json"),
@@ -73,8 +65,8 @@ def test_cli_afd_and_csv(tmp_path):
         (("--gpus", "64", "--popularity", "missing.csv"), "missing.csv"),
     ],
 )
-def test_cli_bad_input(args, needle):
-    r = run("imbalance", "--model", "deepseek-v3", "--tokens", "1024", *args)
+def test_cli_bad_input(args, needle, cli):
+    r = cli("imbalance", "--model", "deepseek-v3", "--tokens", "1024", *args)
     assert r.returncode == 2, r.stderr
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0], r.stderr

@@ -1,7 +1,8 @@
 """`afdscope imbalance`: routing imbalance from expert popularity (σ, EPLB, the evaluator's load factors).
 
 The argument checks, the popularity parsing and the summary dict below are routing logic that belongs in
-the library (`afdscope.routing`, once `imbalance.py` has moved there); they live here until then.
+the library (`afdscope.routing`: e.g. `routing/request.py` building a checked request and its summary);
+they stay here until that room is free to change.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ def _check_replicas(n_experts: int, redundant: int, expert_gpus: int) -> None:
 
 def _popularity(popularity: str, alpha: float | None, n_experts: int):
     """(Popularity, exponent or None) from --popularity and --alpha."""
-    from afdscope.imbalance import Popularity
+    from afdscope.routing import Popularity
 
     kind = popularity.strip().lower().replace("_", "-")
     if kind in ("power-law", "powerlaw", "zipf"):
@@ -102,10 +103,10 @@ def _summary(
     weights,
 ) -> dict:
     """The printed record: inputs, σ statistics, load factors and the EPLB memory cost."""
-    from afdscope.imbalance import load_factors
+    from afdscope.routing import busiest_rank_load_factors
     from afdscope.specs.scenario import DTYPE_BYTES
 
-    expert_f, comm_f = load_factors(stats)
+    expert_f, comm_f = busiest_rank_load_factors(stats)
     grouped = bool(group_limited and (m.n_group or 1) > 1 and (m.topk_group or 0) < m.n_group)
     return {
         "model": m.name,
@@ -168,8 +169,8 @@ def imbalance_cmd(
     Example: afdscope imbalance --model deepseek-v3 --gpus 64 --tokens 8192 --alpha 1.01 --redundant 64
     """
     from afdscope.catalog.model_catalog import load_model
-    from afdscope.imbalance import simulate_routing
     from afdscope.report.output import print_rows, to_json
+    from afdscope.routing import simulate_routing
 
     finite("--alpha", alpha)
     expert_gpus = _expert_gpus(tokens, draws, redundant, mode, gpus, ffn_gpus, gpus_per_node)

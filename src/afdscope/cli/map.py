@@ -67,9 +67,9 @@ def map_cmd(
 
     Example: afdscope map --model step3 --x scale-out-bandwidth --y expert-intermediate-size --plot map.png
     """
-    from afdscope.afd_map import afd_ep_map, axis, paper_gpu_points
     from afdscope.catalog.hardware_catalog import load_hardware
     from afdscope.catalog.model_catalog import load_model
+    from afdscope.search.map import afd_ep_map, axis, paper_gpu_points
 
     check_plot(plot, force)
     finite("--tpot-slo-ms", tpot_slo_ms)

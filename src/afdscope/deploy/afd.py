@@ -27,7 +27,13 @@ from afdscope.errors import AfdscopeError
 from afdscope.ops.attention import attention_layer_time_s
 from afdscope.ops.comm import afd_comm, same_scale_up_domain
 from afdscope.ops.experts import expert_layer_time_s, gemm_peak_flops, mlp_time_s
-from afdscope.ops.memory import afd_weights_per_gpu, kv_bytes_per_request, max_batch_per_gpu, memory_reasons
+from afdscope.ops.memory import (
+    afd_weights_per_gpu,
+    kv_bytes_per_request,
+    max_batch_per_gpu,
+    memory_breakdown,
+    memory_reasons,
+)
 from afdscope.ops.small_ops import small_ops_time_s
 from afdscope.specs.deployment import AfdDeployment
 from afdscope.specs.hardware import Hardware
@@ -136,6 +142,7 @@ def _evaluate_afd(
         cal.dedup,
         expert_tp,
         skew.comm_load_factor,
+        prec,
     )
     t_c = comm.stage_s(cal.comm.full_duplex)
     stage = np.maximum(np.maximum(t_a, t_f), t_c)
@@ -203,7 +210,10 @@ def _evaluate_afd(
         bottleneck=np.broadcast_to(bottleneck, shape),
         max_batch_per_gpu=b(max_batch_per_gpu(attention_hw, w_attn, kv, memory)),
         memory_reasons=tuple(reasons),
-        memory_gb_per_gpu={"attention": w_attn.as_gb(), "ffn": w_ffn.as_gb()},
+        memory_gb_per_gpu={
+            "attention": memory_breakdown(attention_hw, w_attn, options=memory),
+            "ffn": memory_breakdown(ffn_hw, w_ffn, options=memory),
+        },
         dense_layer_s=b(dense),
         serial_s=b(serial),
         scale_up_only=np.broadcast_to(same_scale_up_domain(attention_hw, ffn_hw, n_attn, ffn_gpus), shape),

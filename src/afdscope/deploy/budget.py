@@ -14,8 +14,8 @@ Time (`step_budget`): every role's step is cut into five parts that add up to th
   side also the dense layers and the LM head / MTP, which run on the attention GPUs; EP none;
 * **overhead** — the fixed per-step work no operator model covers (`DeployOptions.step_overhead_s`).
 
-Memory (`memory_headroom`): usable HBM (capacity × usable fraction) − weights − buffers − KV of the batch,
-per GPU of each role, the same accounting `afdscope.memory.max_batch_per_gpu` uses.
+Memory (`memory_headroom`): usable = HBM − max(framework reserve, named buffers) (ops.memory); headroom =
+usable − weights − KV of the batch, per GPU of each role — the accounting `max_batch_per_gpu` uses.
 """
 
 from __future__ import annotations
@@ -191,18 +191,18 @@ def memory_headroom(
 ) -> dict[str, dict[str, float]]:
     """Role → GB per GPU: usable HBM, weights, buffers, KV (the batch's), used and headroom = usable −
     used. `hardware`: role → device ("ep", or "attention" and "ffn")."""
-    mem = options.memory
     kv_request = kv_bytes_per_gpu_request(model, scenario, int(result.config.get("attention_tp", 1)))
     out = {}
-    for role, weights in result.memory_gb_per_gpu.items():
-        usable = hardware[role].hbm_capacity * mem.usable_hbm_fraction / GB
+    for role, terms in result.memory_gb_per_gpu.items():
+        # What weights and KV may use: the KV pool the evaluator sized plus the weights (HBM less the
+        # framework reserve or the named buffers, whichever is larger; ops.memory).
+        usable = terms["kv_pool"] + terms["total"]
         kv = result.batch_per_gpu * kv_request / GB if role != "ffn" else 0.0
-        buffers = mem.buffer_bytes / GB
-        used = weights["total"] + buffers + kv
+        used = terms["total"] + kv
         out[role] = {
             "usable_gb": usable,
-            "weights_gb": weights["total"],
-            "buffers_gb": buffers,
+            "weights_gb": terms["total"],
+            "buffers_gb": terms["hbm_capacity"] - usable,
             "kv_gb": kv,
             "used_gb": used,
             "headroom_gb": usable - used,

@@ -25,7 +25,14 @@ from afdscope.errors import AfdscopeError
 from afdscope.ops.attention import attention_layer_parts
 from afdscope.ops.comm import ep_comm
 from afdscope.ops.experts import expert_layer_parts, gemm_peak_flops, mlp_time_s
-from afdscope.ops.memory import ep_weights_per_gpu, kv_bytes_per_request, max_batch_per_gpu, memory_reasons
+from afdscope.ops.memory import (
+    ep_overheads,
+    ep_weights_per_gpu,
+    kv_bytes_per_request,
+    max_batch_per_gpu,
+    memory_breakdown,
+    memory_reasons,
+)
 from afdscope.ops.small_ops import small_ops_time_s
 from afdscope.specs.deployment import EpDeployment
 from afdscope.specs.hardware import Hardware
@@ -82,7 +89,7 @@ def _evaluate_ep(
     )
     t_experts = experts.time_s
     t_shared = shared_experts_s(model, hw, tokens, scenario, cal)
-    comm = ep_comm(model, hw, tokens, gpus, cal.comm, skew.comm_load_factor)
+    comm = ep_comm(model, hw, tokens, gpus, cal.comm, skew.comm_load_factor, prec)
     share_d, share_k = cal.comm_stream_share
     phases = EpPhases(
         attn1=parts.total_s - parts.core_s,
@@ -114,6 +121,7 @@ def _evaluate_ep(
     )
 
     weights = ep_weights_per_gpu(model, gpus, prec, memory, attention_tp)
+    overheads = ep_overheads(model, gpus, prec, memory)
     kv = kv_bytes_per_request(
         model, ctx, prec, mtp_layers=model.mtp_layers if scenario.mtp_draft_tokens else 0
     ) * (attention_tp * model.attention.kv_share(attention_tp))  # TP groups replicate what cannot split
@@ -140,9 +148,9 @@ def _evaluate_ep(
         ffn_peak_flops=gemm_peak_flops(hw, prec),
         stage_s=b(layer / mb),
         bottleneck=np.broadcast_to(bottleneck, shape),
-        max_batch_per_gpu=b(max_batch_per_gpu(hw, weights, kv, memory)),
-        memory_reasons=tuple(memory_reasons(hw, weights, 1.0, 0, memory, role="ep")),
-        memory_gb_per_gpu={"ep": weights.as_gb()},
+        max_batch_per_gpu=b(max_batch_per_gpu(hw, weights, kv, memory, overheads)),
+        memory_reasons=tuple(memory_reasons(hw, weights, 1.0, 0, memory, role="ep", overheads=overheads)),
+        memory_gb_per_gpu={"ep": memory_breakdown(hw, weights, options=memory, overheads=overheads)},
         dense_layer_s=b(dense),
         serial_s=b(serial),
         phases=phases,

@@ -46,7 +46,7 @@ def _headroom(roles: dict | None) -> str:
         parts.append(
             f"<b>{esc(ROLE_NAMES.get(role, role))}</b>: {fmt(h['headroom_gb'])} GB of "
             f"{fmt(h['usable_gb'])} GB usable (weights {fmt(h['weights_gb'])}, KV {fmt(h['kv_gb'])}, "
-            f"buffers {fmt(h['buffers_gb'])})"
+            f"reserve {fmt(h['buffers_gb'])} GB outside)"
         )
     return "<br>".join(parts)
 

@@ -114,7 +114,6 @@ def test_ep_budget_adds_up_by_hand(data, ds, h800):
     b = step_budget(ev, ds, options, LIMIT)
     step, serial, layer, dense, fill = _by_hand_common(ev, ds, options)
     a, f = float(ev.attention_s), float(ev.ffn_s)
-    comm = float(ev.dispatch_s) + float(ev.combine_s)
     assert best.config["overlap"] == "2bo"
     # 2BO: both micro-batches' compute, the comm kernels' stream share and the stall of the shorter
     # window (deploy/schedules.py); the trailing combine once per step.

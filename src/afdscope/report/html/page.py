@@ -75,8 +75,8 @@ def render_report(data) -> str:
         f'<p class="verdict {esc(winner)}" id="verdict">{esc(verdict_sentence(s))}</p>',
         "<h2>Best configurations</h2>",
         side_by_side(data),
-        '<p class="note">Memory headroom = usable HBM (capacity − the larger of the framework reserve and the '
-        "named buffers) − weights − the KV cache of the batch, per GPU of each role "
+        '<p class="note">Memory headroom = usable HBM (capacity − the larger of the framework reserve '
+        "and the named buffers) − weights − the KV cache of the batch, per GPU of each role "
         "(<code>deploy.budget.memory_headroom</code>).</p>",
         "<h2>Pareto fronts</h2>",
         '<p class="note">Every configuration no other beats on both axes; hover for the configuration. '

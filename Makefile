@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 OUT    ?= afdscope-out
 
-.PHONY: install run test bench lint fuzz clean calibration-data
+.PHONY: install run test bench lint fuzz clean calibration-data calibrate
 
 install: $(STAMP)
 
@@ -32,6 +32,10 @@ fuzz: install
 
 # Times the paper analyses, evaluators, search, simulator and validation; writes the figures to
 # benchmarks/results.json (or $$BENCH_OUT) and fails when a target of benchmarks/targets.py is missed.
+# Refit the kernel profiles (calibration/profiles/*.yaml) from the committed measured tables.
+calibrate: install
+	$(BIN)/afdscope calibration fit
+
 bench: install
 	$(BIN)/python benchmarks/run.py
 

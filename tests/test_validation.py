@@ -171,8 +171,19 @@ def test_layer_comparison_maps_published_components(shipped):
     # Published sums: DeepSeek's profile gemm_other 290 + other_kernels 80 = 370 µs.
     assert comp[("dsprof-h800-ep128", "gemm_other+other_kernels")]["published_us"] == 370
     # Both micro-batches under 2BO, one without overlap.
+    # Under 2BO the published dispatch/combine are the kernels' stream time: their share (0.42 of the
+    # dispatch, 0.17 of the combine transfer) plus the stall of the binding window.
+    ph = row["dsprof-h800-ep128"]["phases_us"]
+    stall_k = max(0.0, ph["combine"] - ph["attn2"] - 0.42 * ph["dispatch"])
+    stall_d = max(0.0, ph["dispatch"] - ph["attn1"] - ph["shared"])
     d2 = comp[("dsprof-h800-ep128", "dispatch")]
-    assert d2["predicted_us"] == pytest.approx(2 * row["dsprof-h800-ep128"]["dispatch_us"])
+    assert d2["predicted_us"] == pytest.approx(
+        2 * (0.42 * ph["dispatch"] + (stall_d if stall_d > stall_k else 0))
+    )
+    c2 = comp[("dsprof-h800-ep128", "combine")]
+    assert c2["predicted_us"] == pytest.approx(
+        2 * (0.17 * ph["combine"] + (stall_k if stall_k >= stall_d else 0))
+    )
     d1 = comp[("sglang-h100-ep72-bs128-notbo", "combine")]
     assert d1["predicted_us"] == pytest.approx(row["sglang-h100-ep72-bs128-notbo"]["combine_us"])
     assert comp[("xds-colocated-ep288", "overall")]["predicted_us"] == row["xds-colocated-ep288"]["layer_us"]

@@ -156,6 +156,24 @@ def relative_error(predicted, published):
     return np.asarray(predicted, dtype=float) / np.asarray(published, dtype=float) - 1.0
 
 
+def _phases_us(ev) -> dict | None:
+    """EP: the schedule's per-micro-batch phases (deploy/schedules.py) in µs."""
+    p = ev.phases
+    if p is None:
+        return None
+    names = (
+        "attn1",
+        "attn2",
+        "shared",
+        "experts",
+        "dispatch",
+        "combine",
+        "dispatch_stream",
+        "combine_stream",
+    )
+    return {n: float(np.asarray(getattr(p, n)).reshape(-1)[0]) * 1e6 for n in names}
+
+
 def evaluate_case(case: Case) -> dict:
     """One flat row: inputs, published, predicted, error on tokens/s per GPU, the predicted step split
     (per MoE layer and micro-batch, µs; `layer_us` is the whole layer, `serial_us_per_layer` the step's
@@ -180,6 +198,7 @@ def evaluate_case(case: Case) -> dict:
         "layer_us": None,
         "serial_us_per_layer": None,
         "micro_batches": None,
+        "phases_us": None,
         "approximations": "",
         "reason": None,
     }
@@ -204,6 +223,7 @@ def evaluate_case(case: Case) -> dict:
         layer_us=float(np.asarray(ev.layer_s)) * 1e6,
         serial_us_per_layer=float(np.asarray(ev.serial_s)) * 1e6 / model.num_layers,
         micro_batches=ev.micro_batches,
+        phases_us=_phases_us(ev),
         approximations="; ".join(notes),
     )
     if tps is None:

@@ -5,12 +5,11 @@ Mapping of the published components (m = micro-batches of the case: 2 under 2BO,
 
     overall                     ↔ the evaluator's MoE layer time (all micro-batches, after overlap)
     attention_core              ↔ m · core attention (FlashMLA-style KV read / MMA, `core_s`)
-    gemm_other + other_kernels  ↔ m · (q/kv/o projections + per-layer attention overhead + shared experts)
-                                  afdscope's projection efficiency also carries norms, RoPE, KV append and
-                                  quantisation, so the published "other kernels" (norms, RoPE, quantisation,
-                                  top-k, activation) are compared together with the GEMMs
-    routed_experts              ↔ m · routed-expert GEMMs (the evaluator's FFN term less the shared experts)
-    dispatch, combine           ↔ m · the evaluator's dispatch / combine term
+    gemm_other + other_kernels  ↔ m · (everything of attention but the core — projections, module term,
+                                  norms, RoPE, KV append, quantisation, router and top-k — + shared experts)
+    routed_experts              ↔ m · routed experts (both GEMMs and the activation between them)
+    dispatch, combine           ↔ NBO/SBO: m · transfer; 2BO: m · the kernels' stream share + the stall
+                                  of the binding window (the sources chart time on the compute stream)
     launch                      ↔ not a per-layer term in afdscope (its per-step overhead is serial work)
 
 Only EP cases have published breakdowns; an AFD id gets a reason instead of numbers.
@@ -18,7 +17,6 @@ Only EP cases have published breakdowns; an AFD id gets a reason instead of numb
 
 from __future__ import annotations
 
-from afdscope.deploy.step import shared_experts_s
 from afdscope.ops.attention import attention_layer_parts
 from afdscope.validation.cases import Case, LayerTime
 from afdscope.validation.evaluate import case_inputs, relative_error
@@ -37,10 +35,10 @@ COMPARED: dict[str, tuple[str, ...]] = {
 PREDICTED_TERMS = {
     "overall": "MoE layer time, all micro-batches",
     "attention_core": "m × core attention",
-    "gemm_other+other_kernels": "m × (projections + attention overhead + shared experts)",
-    "routed_experts": "m × (FFN − shared experts)",
-    "dispatch": "m × dispatch",
-    "combine": "m × combine",
+    "gemm_other+other_kernels": "m × (attention less its core + shared experts)",
+    "routed_experts": "m × routed experts",
+    "dispatch": "m × dispatch (2BO: stream share + stall)",
+    "combine": "m × combine (2BO: stream share + stall)",
     "launch": "not modelled per layer",
 }
 
@@ -53,14 +51,23 @@ def _predicted_terms(case: Case, row: dict) -> dict[str, float | None]:
     parts = attention_layer_parts(
         model, hw, requests, case.context_tokens, scenario.precision, q, options.attention
     )
-    shared_us = float(shared_experts_s(model, hw, requests * q, scenario, options)) * 1e6
+    core_us = float(parts.core_s) * 1e6
+    p = row["phases_us"]
+    dispatch, combine = m * p["dispatch"], m * p["combine"]
+    if m == 2:
+        # Under 2BO the sources chart the comm kernels' time on the compute stream: their share plus the
+        # stall of whichever window binds (deploy/schedules.py).
+        stall_k = max(0.0, p["combine"] - p["attn2"] - p["dispatch_stream"])
+        stall_d = max(0.0, p["dispatch"] - p["attn1"] - p["shared"])
+        dispatch = m * (p["dispatch_stream"] + (stall_d if stall_d > stall_k else 0.0))
+        combine = m * (p["combine_stream"] + (stall_k if stall_k >= stall_d else 0.0))
     return {
         "overall": row["layer_us"],
-        "attention_core": m * float(parts.core_s) * 1e6,
-        "gemm_other+other_kernels": m * (float(parts.projection_s + parts.overhead_s) * 1e6 + shared_us),
-        "routed_experts": m * (row["ffn_us"] - shared_us),
-        "dispatch": m * row["dispatch_us"],
-        "combine": m * row["combine_us"],
+        "attention_core": m * core_us,
+        "gemm_other+other_kernels": m * (row["attention_us"] - core_us + p["shared"]),
+        "routed_experts": m * p["experts"],
+        "dispatch": dispatch,
+        "combine": combine,
         "launch": None,
     }
 

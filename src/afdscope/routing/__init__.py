@@ -11,14 +11,32 @@ instead of assuming a σ:
   each → per-GPU assignments, distinct experts hit, received bytes (samplers in `samplers`).
 * `statistics`: `RoutingStats` (σ = mean/max per draw), `busiest_rank_load_factors` and `sigma_for_alpha`,
   the numbers the deployment evaluator (DeployOptions) and the paper's α formulas take.
+* `defaults`: `modelled_skew`, the default RoutingSkew of a deployment (popularity per family, EPLB,
+  collective stragglers `collective_straggler`, attention-DP spread `attention_dp_factor`).
 """
 
+from afdscope.routing.defaults import (
+    attention_dp_factor,
+    collective_straggler,
+    decode_context_cv,
+    expected_max_normal,
+    fit_collective_cv,
+    modelled_skew,
+    popularity_alpha,
+)
 from afdscope.routing.placement import Placement, contiguous_placement, eplb_memory_bytes, eplb_placement
 from afdscope.routing.popularity import Popularity
 from afdscope.routing.sampling import EXACT_CELLS, Method, Mode, sample_load_factors, simulate_routing
 from afdscope.routing.statistics import RoutingStats, busiest_rank_load_factors, sigma_for_alpha
 
 __all__ = [
+    "attention_dp_factor",
+    "collective_straggler",
+    "decode_context_cv",
+    "expected_max_normal",
+    "fit_collective_cv",
+    "modelled_skew",
+    "popularity_alpha",
     "EXACT_CELLS",
     "Method",
     "Mode",

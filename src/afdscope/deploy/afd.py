@@ -114,29 +114,34 @@ def _evaluate_afd(
     tokens = requests * q  # per attention GPU and micro-batch
     h, k, mi = model.hidden_size, model.top_k, model.moe_intermediate_size
 
+    domains, n_shared = dep.attention_domains, dep.shared_expert_gpus
+    per_domain = np.asarray(attention_gpus, dtype=float) / domains  # attention GPUs one micro-batch spans
     t_core = attention_layer_time_s(model, attention_hw, requests, ctx, prec, q, cal.attention, attention_tp)
     # The router, top-k, post-attention norm and dispatch quantisation run on the attention side.
     t_a = t_core + small_ops_time_s(model, attention_hw, tokens, prec, cal.small_ops, side="ffn")
-    ffn_tokens = tokens * attention_gpus / ffn_gpus  # tokens one FFN GPU serves, for its shared expert
+    ffn_tokens = tokens * per_domain / ffn_gpus  # tokens one FFN GPU serves, for its shared expert
     # Expert shards of M/expert_tp: each assignment is computed by expert_tp GPUs, 1/expert_tp each.
-    assignments = tokens * attention_gpus * k * expert_tp / ffn_gpus
+    assignments = tokens * per_domain * k * expert_tp / ffn_gpus
     experts_per_gpu = dep.experts_per_gpu(model)
     shard = mi / expert_tp
     # The busiest FFN GPU sets the stage under skewed routing.
     t_f = expert_layer_time_s(
         ffn_hw, assignments * skew.expert_load_factor, experts_per_gpu, h, shard, prec, cal.gemm
     )
+    t_sh = 0.0  # dedicated shared-expert GPUs: every token of the micro-batch over `n_shared` GPUs
     if dep.shared_experts_on == "attention":
         t_a = t_a + shared_experts_s(model, attention_hw, tokens, scenario, cal)
-    else:
+    elif dep.shared_experts_on == "ffn":
         t_f = t_f + shared_experts_s(model, ffn_hw, ffn_tokens, scenario, cal)
+    else:
+        t_sh = shared_experts_s(model, ffn_hw, tokens * per_domain / n_shared, scenario, cal)
 
     comm = afd_comm(
         model,
         attention_hw,
         ffn_hw,
         tokens,
-        attention_gpus,
+        per_domain,
         ffn_gpus,
         cal.comm,
         cal.dedup,
@@ -145,8 +150,11 @@ def _evaluate_afd(
         prec,
     )
     t_c = comm.stage_s(cal.comm.full_duplex)
-    stage = np.maximum(np.maximum(t_a, t_f), t_c)
-    round_trip = t_a + comm.dispatch_s + t_f + comm.combine_s
+    # D domains take turns on the FFN pool (and its links): per attention stage the FFN side serves D
+    # micro-batches. D = 1 is the plain ping-pong.
+    ffn_stage = domains * np.maximum(np.maximum(t_f, t_sh), t_c)
+    stage = np.maximum(t_a, ffn_stage)
+    round_trip = t_a + comm.dispatch_s + np.maximum(t_f, t_sh) + comm.combine_s
     layer = np.maximum(m * stage, round_trip)
     dense = 0.0
     if model.n_dense_layers:
@@ -159,7 +167,7 @@ def _evaluate_afd(
     serial = cal.step_overhead_s + head_and_mtp_s(model, attention_hw, batch, scenario, cal, mean_layer)
     step = serial + model.n_moe_layers * layer + model.n_dense_layers * dense + fill
     bottleneck = np.select(
-        [m * stage < round_trip, (t_c >= t_a) & (t_c >= t_f), t_a >= t_f],
+        [m * stage < round_trip, (domains * t_c >= t_a) & (t_c >= t_f), t_a >= domains * t_f],
         [
             BOTTLENECKS.index("communication"),
             BOTTLENECKS.index("communication"),
@@ -186,6 +194,7 @@ def _evaluate_afd(
     reasons += memory_reasons(ffn_hw, w_ffn, 1.0, 0, memory, role="ffn")
     n_attn = np.asarray(attention_gpus, dtype=float)
     shape = np.broadcast_shapes(batch.shape, ctx.shape, n_attn.shape, np.shape(step))
+    fixed_gpus = ffn_gpus + n_shared
 
     def b(x):
         return np.broadcast_to(np.asarray(x, dtype=float), shape)
@@ -194,7 +203,7 @@ def _evaluate_afd(
         mode="afd",
         batch_per_gpu=b(batch),
         context_tokens=b(ctx),
-        total_gpus=b(n_attn + ffn_gpus),
+        total_gpus=b(n_attn + fixed_gpus),
         attention_gpus=b(n_attn),
         micro_batches=m,
         attention_s=b(t_a),
@@ -206,7 +215,7 @@ def _evaluate_afd(
         tokens_per_step=scenario.tokens_per_step,
         ffn_flops_per_stage=b(6.0 * assignments * h * shard),
         ffn_peak_flops=gemm_peak_flops(ffn_hw, prec),
-        stage_s=b(layer / m),
+        stage_s=b(layer / (m * domains)),  # one FFN micro-batch's share of the layer
         bottleneck=np.broadcast_to(bottleneck, shape),
         max_batch_per_gpu=b(max_batch_per_gpu(attention_hw, w_attn, kv, memory)),
         memory_reasons=tuple(reasons),
@@ -216,13 +225,15 @@ def _evaluate_afd(
         },
         dense_layer_s=b(dense),
         serial_s=b(serial),
-        scale_up_only=np.broadcast_to(same_scale_up_domain(attention_hw, ffn_hw, n_attn, ffn_gpus), shape),
+        scale_up_only=np.broadcast_to(
+            same_scale_up_domain(attention_hw, ffn_hw, per_domain, ffn_gpus), shape
+        ),
         usd_per_hour_by_role=(
             {}
             if attention_hw.price_usd_per_gpu_hour is None or ffn_hw.price_usd_per_gpu_hour is None
             else {
                 "attention": b(n_attn * attention_hw.price_usd_per_gpu_hour),
-                "ffn": ffn_gpus * ffn_hw.price_usd_per_gpu_hour,
+                "ffn": fixed_gpus * ffn_hw.price_usd_per_gpu_hour,
             }
         ),
         config={
@@ -240,6 +251,8 @@ def _evaluate_afd(
             else "scale-out",
             "experts_per_ffn_gpu": experts_per_gpu,
             "shared_experts_on": dep.shared_experts_on,
+            "attention_domains": domains,
+            "shared_expert_gpus": n_shared,
             "context_tokens": scenario.context_tokens,
             "mtp_draft_tokens": scenario.mtp_draft_tokens,
             "weights": prec.weights,

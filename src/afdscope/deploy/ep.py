@@ -88,7 +88,13 @@ def _evaluate_ep(
         cal.gemm,
     )
     t_experts = experts.time_s
-    t_shared = shared_experts_s(model, hw, tokens, scenario, cal)
+    n_shared = deployment.shared_expert_gpus
+    if n_shared:
+        # Dedicated shared-expert GPUs take every token of the group; the EP GPUs run none.
+        t_shared_ded = shared_experts_s(model, hw, tokens * gpus / n_shared, scenario, cal)
+        t_shared = np.zeros_like(np.asarray(t_shared_ded, dtype=float))
+    else:
+        t_shared = shared_experts_s(model, hw, tokens, scenario, cal)
     comm = ep_comm(model, hw, tokens, gpus, cal.comm, skew.comm_load_factor, prec)
     share_d, share_k = cal.comm_stream_share
     phases = EpPhases(
@@ -104,6 +110,10 @@ def _evaluate_ep(
     )
     sched = ep_schedule(deployment.overlap, phases, cal.pipeline_fill)
     layer, drain = sched.layer_s, sched.drain_s
+    if n_shared:
+        # The shared-expert GPUs serve every micro-batch of the layer; their results travel with the
+        # combine, so the layer is at least their busy time.
+        layer = np.maximum(layer, mb * t_shared_ded)
     dense = 0.0
     if model.n_dense_layers:
         t_dense = mlp_time_s(hw, tokens, h, model.dense_intermediate_size, prec, cal.gemm)
@@ -120,7 +130,7 @@ def _evaluate_ep(
         np.where(t_attn > t_shared + t_experts, BOTTLENECKS.index("attention"), BOTTLENECKS.index("ffn")),
     )
 
-    weights = ep_weights_per_gpu(model, gpus, prec, memory, attention_tp)
+    weights = ep_weights_per_gpu(model, gpus, prec, memory, attention_tp, shared_on_ep_gpus=not n_shared)
     overheads = ep_overheads(model, gpus, prec, memory)
     kv = kv_bytes_per_request(
         model, ctx, prec, mtp_layers=model.mtp_layers if scenario.mtp_draft_tokens else 0
@@ -134,7 +144,7 @@ def _evaluate_ep(
         mode="ep",
         batch_per_gpu=b(batch),
         context_tokens=b(ctx),
-        total_gpus=b(gpus),
+        total_gpus=b(deployment.total_gpus),
         attention_gpus=b(gpus),
         micro_batches=mb,
         attention_s=b(t_attn),
@@ -156,7 +166,7 @@ def _evaluate_ep(
         phases=phases,
         usd_per_hour_by_role={}
         if hw.price_usd_per_gpu_hour is None
-        else {"ep": gpus * hw.price_usd_per_gpu_hour},
+        else {"ep": deployment.total_gpus * hw.price_usd_per_gpu_hour},
         config={
             "mode": "ep",
             "model": model.name,
@@ -165,6 +175,7 @@ def _evaluate_ep(
             "overlap": deployment.overlap,
             "attention_tp": attention_tp,
             "experts_per_gpu": experts_per_gpu,
+            "shared_expert_gpus": n_shared,
             "context_tokens": scenario.context_tokens,
             "mtp_draft_tokens": scenario.mtp_draft_tokens,
             "weights": prec.weights,

@@ -156,12 +156,11 @@ class Evaluation:
     def _config_at(self, at) -> dict:
         """The static configuration plus the swept GPU counts of this point."""
         shape = self.step_s.shape
-        gpus = int(at(np.broadcast_to(self.total_gpus, shape)))
         if self.mode == "ep":
-            return self.config | {"gpus": gpus}
+            return self.config | {"gpus": int(at(np.broadcast_to(self.attention_gpus, shape)))}
         attention = int(at(np.broadcast_to(self.attention_gpus, shape)))
         fabric = "scale-up" if bool(at(np.broadcast_to(self.scale_up_only, shape))) else "scale-out"
-        return self.config | {"attention_gpus": attention, "ffn_gpus": gpus - attention, "fabric": fabric}
+        return self.config | {"attention_gpus": attention, "fabric": fabric}
 
 
 @dataclass(frozen=True)

@@ -24,22 +24,32 @@ def head_and_mtp_s(
     hw: Hardware,
     requests,
     scenario: Scenario,
-    options: DeployOptions,
+    calibration,
     mean_layer_s,
 ):
-    """LM head over every query position, plus n sequential MTP draft passes (one decoder layer and an
-    LM head each, over the batch) on the GPU that holds the head."""
-    if not options.model_head_and_mtp:
+    """LM head over every query position, plus the MTP draft passes on the GPU that holds the head, as
+    SGLang's EAGLE-style MTP runs them (speculative_num_steps = n): after the target model verifies 1 + n
+    positions, one draft-extend pass over the accepted tokens (1 + accepted per request on average, the
+    step's tokens per request) produces the first draft, then n − 1 single-position draft passes. A draft
+    pass is one decoder layer (the mean layer scaled by its positions) and an LM head over its rows."""
+    if not calibration.model_head_and_mtp:
         return np.zeros_like(np.asarray(mean_layer_s, dtype=float))
     requests = np.asarray(requests, dtype=float)
     rows = requests * scenario.query_positions
-    head = gemm_time_s(hw, rows, model.hidden_size, model.vocab_size, _HEAD_PRECISION, options.gemm)
+    head = gemm_time_s(hw, rows, model.hidden_size, model.vocab_size, _HEAD_PRECISION, calibration.gemm)
     drafts = scenario.mtp_draft_tokens
     if drafts == 0:
         return head
-    draft_head = gemm_time_s(hw, requests, model.hidden_size, model.vocab_size, _HEAD_PRECISION, options.gemm)
-    # A draft pass pushes 1 position per request through one layer; the main pass pushed 1 + n.
-    return head + drafts * (np.asarray(mean_layer_s) / scenario.query_positions + draft_head)
+    q, accepted = scenario.query_positions, scenario.tokens_per_step
+    per_position = np.asarray(mean_layer_s) / q
+
+    def draft_pass(positions):
+        r = requests * positions
+        return per_position * positions + gemm_time_s(
+            hw, r, model.hidden_size, model.vocab_size, _HEAD_PRECISION, calibration.gemm
+        )
+
+    return head + draft_pass(accepted) + (drafts - 1) * draft_pass(1.0)
 
 
 def shared_experts_s(model: MoEModel, hw: Hardware, tokens, scenario: Scenario, options: DeployOptions):

@@ -35,7 +35,7 @@ from afdscope.specs.model import MoEModel
 from afdscope.specs.scenario import Precision
 from afdscope.units import GB
 
-SharedExpertsOn = Literal["attention", "ffn"]
+SharedExpertsOn = Literal["attention", "ffn", "dedicated"]
 
 
 # SGLang's default --mem-fraction-static by world size (sglang/srt/server_args.py, ServerArgs.__post_init__,
@@ -166,9 +166,11 @@ def ep_weights_per_gpu(
     precision: Precision,
     options: MemoryOptions | None = None,
     attention_tp: int = 1,
+    shared_on_ep_gpus: bool = True,
 ) -> WeightsPerGpu:
     """Weights on each GPU of a large-scale EP deployment over `gpus` GPUs (attention data-parallel,
-    optionally tensor-parallel by `attention_tp` inside each data-parallel group)."""
+    optionally tensor-parallel by `attention_tp` inside each data-parallel group). `shared_on_ep_gpus`
+    False: dedicated GPUs hold the shared experts (their memory is not the EP GPUs')."""
     options = options or MemoryOptions()
     _check_gpus(gpus, "gpus")
     wb, slots = precision.weight_bytes, _experts_per_gpu(model, gpus, options)
@@ -180,9 +182,9 @@ def ep_weights_per_gpu(
         embedding=model.embedding_params * options.embedding_dtype_bytes,
         lm_head=model.lm_head_params * options.embedding_dtype_bytes,
         routed_experts=model.n_moe_layers * slots * model.routed_expert_params * ewb,
-        shared_experts=model.n_moe_layers * model.shared_expert_params_per_layer * wb,
+        shared_experts=model.n_moe_layers * model.shared_expert_params_per_layer * wb * shared_on_ep_gpus,
         router=model.n_moe_layers * model.router_params_per_layer * options.router_dtype_bytes,
-        mtp=mtp_non_expert + mtp_shared + slots * mtp_expert,
+        mtp=mtp_non_expert + mtp_shared * shared_on_ep_gpus + slots * mtp_expert,
     )
 
 
@@ -197,19 +199,22 @@ def afd_weights_per_gpu(
     expert_tp: int = 1,
 ) -> tuple[WeightsPerGpu, WeightsPerGpu]:
     """(attention GPU, FFN GPU) weights under AFD. Attention is data-parallel, so `attention_gpus` does not
-    change the per-GPU bytes (checked only). Shared experts on the FFN side are replicated on every FFN GPU;
-    `options.redundant_experts` counts slots over the FFN side."""
+    change the per-GPU bytes (checked only). Shared experts on the FFN side are replicated on every FFN GPU
+    ("dedicated": on GPUs of their own, neither side holds them); `options.redundant_experts` counts slots
+    over the FFN side."""
     options = options or MemoryOptions()
     _check_gpus(attention_gpus, "attention_gpus")
     _check_gpus(ffn_gpus, "ffn_gpus")
-    if shared_experts_on not in ("attention", "ffn"):
-        raise AfdscopeError(f"shared_experts_on = {shared_experts_on!r}; use 'attention' or 'ffn'")
+    if shared_experts_on not in ("attention", "ffn", "dedicated"):
+        raise AfdscopeError(
+            f"shared_experts_on = {shared_experts_on!r}; use 'attention', 'ffn' or 'dedicated'"
+        )
     # Expert tensor parallelism: each expert is cut into `expert_tp` shards of M/expert_tp.
     wb, ewb = precision.weight_bytes, precision.expert_weight_bytes
     slots = math.ceil((model.n_routed_experts + options.redundant_experts) * expert_tp / ffn_gpus) / expert_tp
     mtp_non_expert, mtp_shared, mtp_expert = _mtp_parts(model, precision, options)
     shared = model.n_moe_layers * model.shared_expert_params_per_layer * wb
-    on_attn = shared_experts_on == "attention"
+    on_attn, on_ffn = shared_experts_on == "attention", shared_experts_on == "ffn"
     attn = WeightsPerGpu(
         attention=_attention_bytes(model, wb, attention_tp),
         dense_mlp=model.n_dense_layers * model.dense_mlp_params_per_layer * wb,
@@ -221,8 +226,8 @@ def afd_weights_per_gpu(
     )
     ffn = WeightsPerGpu(
         routed_experts=model.n_moe_layers * slots * model.routed_expert_params * ewb,
-        shared_experts=0.0 if on_attn else shared,
-        mtp=slots * mtp_expert + (0.0 if on_attn else mtp_shared),
+        shared_experts=shared if on_ffn else 0.0,
+        mtp=slots * mtp_expert + (mtp_shared if on_ffn else 0.0),
     )
     return attn, ffn
 

@@ -20,7 +20,7 @@ from afdscope.specs.model import MoEModel
 from afdscope.specs.validated import Validated
 
 Overlap = Literal["2bo", "sbo", "nbo"]
-SharedOn = Literal["attention", "ffn"]
+SharedOn = Literal["attention", "ffn", "dedicated"]
 AFD_MICRO_BATCHES = (2, 3, 4)
 
 
@@ -30,6 +30,8 @@ class EpDeployment(Validated):
     overlap: two-batch (2bo: two micro-batches), single-batch (sbo: communication behind the shared
     expert) or none (nbo), paper Table 2. attention_tp: tensor parallelism inside each data-parallel
     attention group. redundant_experts: EPLB replica slots over the whole EP group, per MoE layer.
+    shared_expert_gpus: GPUs of the same hardware that run only the shared experts for every token
+    (CloudMatrix-Infer, xDeepServe); 0 = every EP GPU runs its own tokens' shared experts.
     """
 
     hardware: Hardware
@@ -37,6 +39,7 @@ class EpDeployment(Validated):
     overlap: Overlap = "2bo"
     attention_tp: int = Field(1, ge=1)
     redundant_experts: int = Field(0, ge=0)
+    shared_expert_gpus: int = Field(0, ge=0)
 
     @model_validator(mode="after")
     def _counts(self):
@@ -55,7 +58,7 @@ class EpDeployment(Validated):
 
     @property
     def total_gpus(self) -> int:
-        return self.gpus
+        return self.gpus + self.shared_expert_gpus
 
     def experts_per_gpu(self, model: MoEModel) -> int:
         return math.ceil((model.n_routed_experts + self.redundant_experts) / self.gpus)
@@ -68,6 +71,9 @@ class AfdDeployment(Validated):
 
     expert_tp: each expert cut into that many shards of M / expert_tp on as many FFN GPUs of one node.
     whole_nodes: both sides come in whole nodes unless the traffic stays inside one Superpod.
+    attention_domains: D attention pools of attention_gpus / D GPUs each take turns on the one FFN pool,
+    each with its own `micro_batches` (xDeepServe: three domains × two micro-batches over EP288).
+    shared_experts_on "dedicated": `shared_expert_gpus` GPUs of `ffn_hardware` run only the shared experts.
     """
 
     attention_hardware: Hardware
@@ -80,6 +86,8 @@ class AfdDeployment(Validated):
     shared_experts_on: SharedOn = "attention"
     whole_nodes: bool = True
     redundant_experts: int = Field(0, ge=0)
+    attention_domains: int = Field(1, ge=1)
+    shared_expert_gpus: int = Field(0, ge=0)
 
     mode: Literal["afd"] = "afd"
 
@@ -92,11 +100,19 @@ class AfdDeployment(Validated):
             )
         if self.micro_batches not in AFD_MICRO_BATCHES:
             raise AfdscopeError(f"micro-batches = {self.micro_batches}: AFD pipelines use 2, 3 or 4")
+        if self.attention_gpus % self.attention_domains:
+            raise AfdscopeError(
+                f"{self.attention_domains} attention domains do not divide {self.attention_gpus} attention GPUs"
+            )
+        if (self.shared_experts_on == "dedicated") != (self.shared_expert_gpus > 0):
+            raise AfdscopeError(
+                "shared experts on dedicated GPUs need shared_expert_gpus ≥ 1 (and only then)"
+            )
         return self
 
     @property
     def total_gpus(self) -> int:
-        return self.attention_gpus + self.ffn_gpus
+        return self.attention_gpus + self.ffn_gpus + self.shared_expert_gpus
 
     def experts_per_gpu(self, model: MoEModel) -> int:
         """Expert shards on one FFN GPU (EPLB replicas included)."""

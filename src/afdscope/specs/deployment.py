@@ -101,9 +101,8 @@ class AfdDeployment(Validated):
         if self.micro_batches not in AFD_MICRO_BATCHES:
             raise AfdscopeError(f"micro-batches = {self.micro_batches}: AFD pipelines use 2, 3 or 4")
         if self.attention_gpus % self.attention_domains:
-            raise AfdscopeError(
-                f"{self.attention_domains} attention domains do not divide {self.attention_gpus} attention GPUs"
-            )
+            n, d = self.attention_gpus, self.attention_domains
+            raise AfdscopeError(f"{d} attention domains do not divide {n} attention GPUs")
         if (self.shared_experts_on == "dedicated") != (self.shared_expert_gpus > 0):
             raise AfdscopeError(
                 "shared experts on dedicated GPUs need shared_expert_gpus ≥ 1 (and only then)"

@@ -165,7 +165,7 @@ def op_attention(
                 "small_ops_us": float(p.small_ops_s) * 1e6,
                 "overhead_us": float(p.overhead_s) * 1e6,
                 "bound": "memory" if float(p.kv_read_s) >= float(p.core_math_s) else "compute",
-                "profile": {"profile": "ops.attention.DEFAULT_ATTENTION", "status": "preset"},
+                "profile": p.profile.as_dict(),
             },
             indent=2,
         )

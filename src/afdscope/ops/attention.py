@@ -11,7 +11,7 @@ Equations, calibration values and their sources: docs/ops/attention.md (spec bey
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -54,6 +54,10 @@ class AttentionCalibration:
     overlap_exponent: float
     basis: Basis
     small_ops: bool = False  # charge the attention-side small kernels (ops.small_ops) explicitly
+    # Take hbm / compute / projection efficiencies and overhead_s from the hardware's profile entry for
+    # the attention compute format (calibration/profiles/<family>.yaml, `attention`); the fields above are
+    # then unused. FP8 attention thus runs at the speed measured FP8 kernels reach, not 2x the BF16 one.
+    from_profile: bool = False
 
     def __post_init__(self):
         for name in ("hbm_efficiency", "compute_efficiency", "projection_efficiency"):
@@ -91,6 +95,7 @@ DEFAULT_ATTENTION = AttentionCalibration(
     overlap_exponent=2.0,
     basis="peak",
     small_ops=True,
+    from_profile=True,
 )
 """Fitted by `fit_attention_calibration` to calibration/attention_layer_microbench.csv (Step-3 system
 report, arXiv 2507.19427, Table 9: 16 layer times, MFA/MLA/GQA on H800/H20/A800 at 8K and 32K).
@@ -129,6 +134,26 @@ class AttentionParts:
     overhead_s: np.ndarray
     total_s: np.ndarray
     small_ops_s: np.ndarray | float = 0.0  # norms, RoPE, KV append, quantisation (ops.small_ops)
+    profile: object = None  # calibration.profiles.ProfileUse of the efficiencies
+
+
+def resolve_attention(hw: Hardware, calibration: AttentionCalibration, attention_format: str):
+    """(the calibration with the profile's numbers filled in when `from_profile`, ProfileUse)."""
+    from afdscope.calibration.profiles import PRESET_USE, attention_entry, family_of
+
+    if not calibration.from_profile:
+        return calibration, PRESET_USE
+    e, use = attention_entry(family_of(hw), attention_format, hw.name)
+    cal = replace(
+        calibration,
+        hbm_efficiency=float(e["hbm_efficiency"]),
+        compute_efficiency=float(e["compute_efficiency"]),
+        projection_efficiency=float(e["projection_efficiency"]),
+        overhead_s=float(e["overhead_us"]) * 1e-6,
+        head_tile=int(e.get("head_tile", calibration.head_tile)),
+        from_profile=False,
+    )
+    return cal, use
 
 
 # --- shapes -----------------------------------------------------------------------------------------
@@ -202,7 +227,8 @@ def attention_layer_parts(
     b, ctx = _check(batch, context, query_positions)
     if not (isinstance(tp, int) and tp >= 1):
         raise AfdscopeError(f"attention tp = {tp!r}: must be an integer >= 1")
-    cal, a = calibration, model.attention
+    cal, use = resolve_attention(hw, calibration, precision.attention)
+    a = model.attention
     bw, f_attn, f_gemm = _rates(hw, precision, cal.basis)
     q = float(query_positions)
 
@@ -250,6 +276,7 @@ def attention_layer_parts(
         overhead_s=overhead,
         total_s=core_s + projection_s + overhead + small,
         small_ops_s=small,
+        profile=use,
     )
 
 

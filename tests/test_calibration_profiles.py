@@ -1,0 +1,177 @@
+"""Kernel profiles (calibration/profiles/*.yaml), the small-op list, the error table and its CLI.
+
+Expected values are worked out here from the equations and the profile numbers, or are the issue's targets;
+medians are computed from the committed CSVs, so a model or data regression fails here.
+"""
+
+import json
+
+import numpy as np
+import pytest
+
+from afdscope.calibration.fit import error_table
+from afdscope.calibration.profiles import gemm_kernel, list_profiles, load_profile
+from afdscope.catalog.hardware_catalog import list_hardware, load_hardware
+from afdscope.catalog.model_catalog import load_model
+from afdscope.errors import AfdscopeError
+from afdscope.ops.attention import attention_layer_parts
+from afdscope.ops.small_ops import IDEAL_SMALL_OPS, small_ops_parts, small_ops_time_s
+from afdscope.specs.scenario import Precision
+
+V3 = load_model("deepseek-v3")
+
+
+@pytest.fixture(scope="module")
+def table():
+    return error_table()
+
+
+def test_every_catalog_gpu_names_a_known_profile():
+    for name in list_hardware():
+        family = load_hardware(name).calibration_profile
+        assert family in list_profiles(), name
+        assert load_profile(family)["family"] == family
+
+
+def test_gpus_without_tables_inherit_their_family():
+    # H800 and H20 have no aiconfigurator tables: they take hopper's values, marked inherited.
+    k_h200, use_h200 = gemm_kernel("hopper", "grouped", "fp8", "h200")
+    k_h20, use_h20 = gemm_kernel("hopper", "grouped", "fp8", "h20")
+    assert k_h20 == k_h200
+    assert (use_h200.status, use_h20.status) == ("measured", "inherited")
+    # ampere has no entries of its own and inherits hopper's through `inherits`
+    assert gemm_kernel("ampere", "dense", "int8", "a800")[1].status == "inherited"
+    with pytest.raises(AfdscopeError, match="unknown calibration profile"):
+        gemm_kernel("volta", "dense", "fp8")
+
+
+def test_attention_entry_follows_the_attention_format():
+    h200, b200 = load_hardware("h200"), load_hardware("b200")
+    fp8 = attention_layer_parts(V3, h200, 32, 4096, Precision(kv="fp8", attention="fp8"))
+    bf16 = attention_layer_parts(V3, h200, 32, 4096, Precision())
+    assert (fp8.profile.profile, fp8.profile.status) == ("hopper/attention.fp8", "measured")
+    assert bf16.profile.profile == "hopper/attention.bf16"
+    assert attention_layer_parts(V3, b200, 32, 4096, Precision()).profile.status == "inherited"
+
+
+def test_small_ops_by_hand():
+    h800 = load_hardware("h800")  # hopper small ops: 0.6 of 3.35 TB/s, 2 µs floor
+    parts = small_ops_parts(V3, h800, 1024, Precision())
+    # dispatch quantisation: read H BF16, write H FP8 per token: 1024 · 7168 · 3 B = 22.0 MB → 10.95 µs
+    assert float(parts["quant_dispatch"][1]) == pytest.approx(1024 * 7168 * 3 / (0.6 * 3.35e12))
+    # router over 1 token: 256 × 7168 BF16 weights = 3.67 MB → 1.83 µs, below the 2 µs floor
+    assert float(small_ops_parts(V3, h800, 1, Precision())["router_gemm"][1]) == 2e-6
+    sides = {side for side, _ in parts.values()}
+    assert sides == {"attention", "ffn"}
+    total = small_ops_time_s(V3, h800, [1, 1024], Precision())
+    split = sum(small_ops_time_s(V3, h800, [1, 1024], Precision(), side=s) for s in ("attention", "ffn"))
+    assert total == pytest.approx(split)
+    assert np.all(small_ops_time_s(V3, h800, [0, 5], Precision(), IDEAL_SMALL_OPS) == 0)
+    with pytest.raises(AfdscopeError):
+        small_ops_time_s(V3, h800, -1, Precision())
+
+
+def test_small_ops_faster_with_more_bandwidth():
+    h20 = load_hardware("h20")
+    fast = h20.model_copy(update={"hbm_bandwidth": 2 * h20.hbm_bandwidth})
+    t = small_ops_time_s(V3, h20, [1, 64, 4096], Precision())
+    assert np.all(small_ops_time_s(V3, fast, [1, 64, 4096], Precision()) <= t)
+    assert np.all(np.isfinite(t) & (t > 0))
+
+
+def test_mla_module_errors(table):
+    """Held-out head counts of the SGLang MLA decode-module tables: median ≤ 10 % on every GPU (issue 11);
+    the worst stays above the 25 % target on some GPUs (pinned here so it cannot grow)."""
+    rows = [r for r in table if r.operator == "mla_module"]
+    assert {r.hardware for r in rows} == {"h100", "h200", "b200", "b300", "gb200", "gb300"}
+    for r in rows:
+        assert r.median_abs_error <= 0.10 and r.max_abs_error <= 0.35, r
+
+
+def test_step3_attention_rows(table):
+    rows = {r.hardware: r for r in table if r.operator == "attention_layer"}
+    assert set(rows) == {"h800", "h20", "a800"}
+    assert all(r.median_abs_error <= 0.10 and r.max_abs_error <= 0.13 for r in rows.values())
+    assert rows["a800"].status == "inherited"
+
+
+def test_calibration_cli_json_and_bad_format(cli):
+    out = cli("calibration", "--format", "json")
+    assert out.returncode == 0, out.stderr
+    rows = json.loads(out.stdout)
+    assert {"operator", "hardware", "source", "n", "median_abs_error", "max_abs_error", "profile"} <= set(
+        rows[0]
+    )
+    assert cli("calibration", "--format", "xml").returncode == 2
+
+
+def test_op_commands(cli, assert_clean_error):
+    out = cli(
+        "op",
+        "experts",
+        "--model",
+        "deepseek-v3",
+        "--hardware",
+        "h20",
+        "--experts",
+        "16",
+        "--tokens-per-expert",
+        "32",
+    )
+    assert out.returncode == 0, out.stderr
+    r = json.loads(out.stdout)
+    assert r["time_us"] == pytest.approx(r["gemm_us"]["gate_up"] + r["gemm_us"]["down"] + r["activation_us"])
+    assert r["profile"] == {"profile": "hopper/gemm.grouped.fp8", "status": "inherited"}
+    assert r["bound"] in ("memory", "compute", "latency")
+    out = cli(
+        "op",
+        "attention",
+        "--model",
+        "deepseek-v3",
+        "--hardware",
+        "h200",
+        "--batch",
+        "64",
+        "--context",
+        "4096",
+        "--kv-dtype",
+        "fp8",
+        "--attention-dtype",
+        "fp8",
+    )
+    assert out.returncode == 0, out.stderr
+    a = json.loads(out.stdout)
+    assert a["time_us"] == pytest.approx(
+        a["core_us"] + a["projections_us"] + a["small_ops_us"] + a["overhead_us"]
+    )
+    assert a["profile"] == {"profile": "hopper/attention.fp8", "status": "measured"}
+    bad = cli(
+        "op",
+        "experts",
+        "--model",
+        "deepseek-v3",
+        "--hardware",
+        "h800",
+        "--experts",
+        "4",
+        "--tokens-per-expert",
+        "8",
+        "--weights",
+        "fp4",
+    )
+    assert_clean_error(bad, "FP4", "h800")
+    assert_clean_error(
+        cli(
+            "op",
+            "attention",
+            "--model",
+            "deepseek-v3",
+            "--hardware",
+            "h800",
+            "--batch",
+            "0",
+            "--context",
+            "10",
+        ),
+        "--batch",
+    )

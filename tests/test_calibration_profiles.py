@@ -175,3 +175,14 @@ def test_op_commands(cli, assert_clean_error):
         ),
         "--batch",
     )
+
+
+def test_transfer_to_gpus_without_tables(table):
+    """H800 and H20 have no tables of their own: the Hopper profile plus their datasheets predict the
+    public DeepGEMM masked-GEMM figures (README, H800; issue #114 / PR #192, H20) within these bounds."""
+    rows = {(r.operator, r.hardware): r for r in table}
+    h800 = rows[("deepgemm_grouped_masked", "h800")]
+    h20 = rows[("deepgemm_h20_masked", "h20")]
+    assert h800.status == h20.status == "inherited"
+    assert h800.median_abs_error <= 0.10 and h800.max_abs_error <= 0.20
+    assert h20.median_abs_error <= 0.15 and h20.max_abs_error <= 0.30

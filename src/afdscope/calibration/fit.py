@@ -137,6 +137,23 @@ def deepgemm_rows(kernel: str) -> Rows:
     )
 
 
+def deepgemm_h20_rows(kernel: str = "masked") -> Rows:
+    """DeepGEMM masked grouped GEMMs on H20 (issue #114, PR #192): 'masked' or 'masked_swapab'. Transfer
+    check of the Hopper profile to a GPU without tables of its own; never fitted."""
+    path = resources.files(__package__) / "public" / "deepgemm_h20.csv"
+    rows = [r for r in _read(path) if r["kernel"] == kernel]
+    g, m, n, k = (np.array([float(r[c]) for r in rows]) for c in ("groups", "m", "n", "k"))
+    return Rows(
+        operator=f"deepgemm_h20_{kernel}",
+        source="DeepGEMM #114 / #192 (H20)",
+        fmt="fp8",
+        hardware=np.array(["h20"] * len(rows)),
+        inputs={"groups": g, "m": m, "n": n, "k": k},
+        measured_s=np.array([float(r["us"]) * 1e-6 for r in rows]),
+        shape_key=np.array([f"{int(a)}x{int(b)}" for a, b in zip(n, k, strict=True)]),
+    )
+
+
 # --- predictions through the operator code ---------------------------------------------------------
 
 
@@ -403,6 +420,8 @@ def error_table() -> list[ErrorRow]:
                 table += _table_rows(replace(g, operator=f"gemm_{fmt}"), "dense", transfer=False)
     table += _table_rows(deepgemm_rows("grouped_masked"), "grouped", transfer=True)
     table += _table_rows(deepgemm_rows("dense"), "dense", transfer=True)
+    for kernel in ("masked", "masked_swapab"):
+        table += _table_rows(deepgemm_h20_rows(kernel), "grouped", transfer=True)
     return table + mla_error_rows() + attention_layer_error_rows()
 
 

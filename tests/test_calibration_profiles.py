@@ -186,3 +186,23 @@ def test_transfer_to_gpus_without_tables(table):
     assert h800.status == h20.status == "inherited"
     assert h800.median_abs_error <= 0.10 and h800.max_abs_error <= 0.20
     assert h20.median_abs_error <= 0.15 and h20.max_abs_error <= 0.30
+
+
+def test_op_dispatch_and_combine(cli, assert_clean_error):
+    args = ("--model", "deepseek-v3", "--hardware", "h800", "--gpus", "32", "--tokens-per-gpu", "128")
+    d = json.loads(cli("op", "dispatch", *args).stdout)
+    # 128 tokens × top-8 = 1024 copies: 1/32 stay local, 7/32 ride NVLink (same node), 24/32 RDMA
+    assert d["nvlink_bytes"] / d["rdma_bytes"] == pytest.approx(7 / 24)
+    per_copy = d["nvlink_bytes"] / (1024 * 7 / 32)
+    assert 7168 <= per_copy < 7168 * 1.05  # FP8 hidden vector plus its scales and routing metadata
+    c = json.loads(cli("op", "combine", *args).stdout)
+    assert c["nvlink_bytes"] == pytest.approx(2 * 1024 * 7 / 32 * 7168)  # BF16, no scales
+    assert d["time_us"] == pytest.approx(155, rel=0.10)  # DeepEP README (current), EP32: 155 µs
+    assert_clean_error(cli("op", "combine", *args, "--combine-dtype", "fp4"), "--combine-dtype")
+
+
+def test_deepep_rows_in_the_error_table(table):
+    rows = {(r.operator, r.hardware): r for r in table if r.operator.startswith("deepep_ll")}
+    assert {h for _, h in rows} >= {"h100", "h200", "b200", "b300", "h800"}
+    for hw in ("h100", "h200"):
+        assert rows[("deepep_ll_rdma", hw)].median_abs_error <= 0.06

@@ -172,6 +172,80 @@ def op_attention(
     )
 
 
+def _comm_op(which: str, model, hardware, gpus, tokens_per_gpu, dispatch_dtype, combine_dtype) -> None:
+    import json
+    from dataclasses import replace
+
+    from afdscope.ops.comm import DEFAULT_COMM, ep_comm
+    from afdscope.specs.scenario import Precision
+
+    _positive("gpus", gpus)
+    _positive("tokens-per-gpu", tokens_per_gpu)
+    for flag, v, allowed in (
+        ("dispatch-dtype", dispatch_dtype, ("fp8", "fp4", "int8", "bf16")),
+        ("combine-dtype", combine_dtype, ("bf16", "fp8", "int8")),
+    ):
+        if v not in allowed:
+            raise AfdscopeError(f"--{flag} {v!r}: use one of {', '.join(allowed)}")
+    m, hw = _common(model, hardware)
+    prec = Precision(dispatch=dispatch_dtype, combine=combine_dtype)
+    cal = replace(DEFAULT_COMM, formats_from_precision=True)
+    c = ep_comm(m, hw, tokens_per_gpu, gpus, cal, precision=prec)
+    scale = 1.0
+    if which == "combine":
+        scale = float(cal.combine_bytes(m.hidden_size, prec)) / float(cal.dispatch_bytes(m.hidden_size, prec))
+    t = c.dispatch_s if which == "dispatch" else c.combine_s
+    print(
+        json.dumps(
+            {
+                "time_us": float(t) * 1e6,
+                "nvlink_bytes": float(c.dispatch_scale_up_bytes) * scale,
+                "rdma_bytes": float(c.dispatch_scale_out_bytes) * scale,
+                "profile": {"profile": "ops.comm.DEFAULT_COMM", "status": "preset"},
+            },
+            indent=2,
+        )
+    )
+
+
+_GPUS = typer.Option("--gpus", help="GPUs in the expert-parallel group.")
+_TOKENS = typer.Option("--tokens-per-gpu", help="Tokens each GPU sends.")
+_DISPATCH = typer.Option("--dispatch-dtype", help="fp8|fp4|int8|bf16.")
+_COMBINE = typer.Option("--combine-dtype", help="bf16|fp8|int8.")
+
+
+@op_app.command("dispatch")
+def op_dispatch(
+    model: Annotated[str, typer.Option("--model", help="Catalog model or config path.")],
+    hardware: Annotated[str, typer.Option("--hardware", help="Catalog GPU or YAML path.")],
+    gpus: Annotated[int, _GPUS],
+    tokens_per_gpu: Annotated[float, _TOKENS],
+    dispatch_dtype: Annotated[str, _DISPATCH] = "fp8",
+    combine_dtype: Annotated[str, _COMBINE] = "bf16",
+) -> None:
+    """One EP dispatch (all-to-all of the tokens to their experts), DeepEP-style.
+
+    Example: afdscope op dispatch --model deepseek-v3 --hardware h800 --gpus 32 --tokens-per-gpu 128
+    """
+    _comm_op("dispatch", model, hardware, gpus, tokens_per_gpu, dispatch_dtype, combine_dtype)
+
+
+@op_app.command("combine")
+def op_combine(
+    model: Annotated[str, typer.Option("--model", help="Catalog model or config path.")],
+    hardware: Annotated[str, typer.Option("--hardware", help="Catalog GPU or YAML path.")],
+    gpus: Annotated[int, _GPUS],
+    tokens_per_gpu: Annotated[float, _TOKENS],
+    dispatch_dtype: Annotated[str, _DISPATCH] = "fp8",
+    combine_dtype: Annotated[str, _COMBINE] = "bf16",
+) -> None:
+    """One EP combine (expert outputs back to their tokens), DeepEP-style.
+
+    Example: afdscope op combine --model deepseek-v3 --hardware h800 --gpus 32 --tokens-per-gpu 128
+    """
+    _comm_op("combine", model, hardware, gpus, tokens_per_gpu, dispatch_dtype, combine_dtype)
+
+
 def register(app: typer.Typer) -> None:
     """Add `afdscope calibration` and `afdscope op` to the command app."""
     app.add_typer(calibration_app, name="calibration")

@@ -422,7 +422,7 @@ def error_table() -> list[ErrorRow]:
     table += _table_rows(deepgemm_rows("dense"), "dense", transfer=True)
     for kernel in ("masked", "masked_swapab"):
         table += _table_rows(deepgemm_h20_rows(kernel), "grouped", transfer=True)
-    return table + mla_error_rows() + attention_layer_error_rows()
+    return table + mla_error_rows() + attention_layer_error_rows() + deepep_error_rows()
 
 
 MLA_SOURCES = {
@@ -640,6 +640,38 @@ def attention_layer_error_rows() -> list[ErrorRow]:
                 round(float(err.max()), 4),
                 use.profile,
                 use.status,
+            )
+        )
+    return out
+
+
+def deepep_error_rows() -> list[ErrorRow]:
+    """ops.comm (DEFAULT_COMM, α per tier) against the DeepEP low-latency tables at DeepSeek-V3's shape,
+    per (GPU, tier), dispatch and combine pooled. In-sample: α is fitted on these rows (ops.comm)."""
+    from afdscope.catalog.model_catalog import load_model
+    from afdscope.ops.comm import DEFAULT_COMM, deepep_low_latency_rows, ep_comm
+
+    v3 = load_model("deepseek-v3")
+    rows = deepep_low_latency_rows(v3)
+    out = []
+    for hw_name, tier in sorted({(r["hardware"], r["tier"]) for r in rows}):
+        sel = [r for r in rows if r["hardware"] == hw_name and r["tier"] == tier]
+        hw = _hw(hw_name)
+        err = []
+        for r in sel:
+            c = ep_comm(v3, hw, r["tokens"], r["ep"], DEFAULT_COMM)
+            err += [float(c.dispatch_s) / r["dispatch_s"] - 1, float(c.combine_s) / r["combine_s"] - 1]
+        a = np.abs(err)
+        out.append(
+            ErrorRow(
+                f"deepep_ll_{tier}",
+                hw_name,
+                f"{sel[0]['source']} (in-sample α)",
+                len(a),
+                round(float(np.median(a)), 4),
+                round(float(a.max()), 4),
+                "ops.comm.DEFAULT_COMM",
+                "preset",
             )
         )
     return out

@@ -215,7 +215,7 @@ def test_load_factors_slow_the_busiest_rank_only_where_it_binds():
     from afdscope.specs.scenario import Precision
 
     skew = deploy_preset("default", expert_load_factor=1.5, comm_load_factor=1.25)
-    base = evaluate_ep(V3, H800, CTX, 144, 256)
+    base = evaluate_ep(V3, H800, CTX, 144, 256, deploy_preset("default", balanced=True))
     slow = evaluate_ep(V3, H800, CTX, 144, 256, skew)
     # Experts: the busiest GPU gets 1.5× the mean assignments (128 tokens × 8 per micro-batch).
     shared = float(base.ffn_s) - float(expert_layer_time_s(H800, 128 * 8, 2, 7168, 2048, Precision()))

@@ -15,6 +15,7 @@ adds min(round trip, m·stage) minus one stage per step.
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import numpy as np
@@ -22,9 +23,15 @@ import numpy as np
 from afdscope.deploy.calibration import DEFAULT_CALIBRATION, Calibration
 from afdscope.deploy.options import DEFAULT_OPTIONS
 from afdscope.deploy.result import BOTTLENECKS, DeploymentResult, Evaluation
-from afdscope.deploy.step import check_slo, head_and_mtp_s, largest_batch_meeting_slo, shared_experts_s
+from afdscope.deploy.step import (
+    check_slo,
+    head_and_mtp_s,
+    largest_batch_meeting_slo,
+    resolve_skew,
+    shared_experts_s,
+)
 from afdscope.errors import AfdscopeError
-from afdscope.ops.attention import attention_layer_time_s
+from afdscope.ops.attention import attention_layer_parts
 from afdscope.ops.comm import afd_comm, same_scale_up_domain
 from afdscope.ops.experts import expert_layer_time_s, gemm_peak_flops, mlp_time_s
 from afdscope.ops.memory import (
@@ -39,7 +46,7 @@ from afdscope.specs.deployment import AfdDeployment
 from afdscope.specs.hardware import Hardware
 from afdscope.specs.model import MoEModel
 from afdscope.specs.scenario import Scenario
-from afdscope.specs.skew import BALANCED, RoutingSkew
+from afdscope.specs.skew import RoutingSkew
 
 
 def _check_counts(attention_hw, ffn_hw, attention_gpus, ffn_gpus, micro_batches, whole_nodes) -> None:
@@ -90,7 +97,7 @@ def _evaluate_afd(
     scenario: Scenario,
     batch_per_gpu,
     calibration: Calibration = DEFAULT_CALIBRATION,
-    skew: RoutingSkew = BALANCED,
+    skew: RoutingSkew | str | None = None,
     context_tokens=None,
     attention_gpus=None,
 ) -> Evaluation:
@@ -116,7 +123,10 @@ def _evaluate_afd(
 
     domains, n_shared = dep.attention_domains, dep.shared_expert_gpus
     per_domain = np.asarray(attention_gpus, dtype=float) / domains  # attention GPUs one micro-batch spans
-    t_core = attention_layer_time_s(model, attention_hw, requests, ctx, prec, q, cal.attention, attention_tp)
+    skew = _afd_skew(skew, cal, model, dep, tokens, q, attention_gpus)
+    parts = attention_layer_parts(model, attention_hw, requests, ctx, prec, q, cal.attention, attention_tp)
+    # The slowest attention-DP rank (the most KV) sets the pace of its core attention.
+    t_core = parts.total_s + parts.core_s * (np.asarray(skew.attention_factor) - 1.0)
     # The router, top-k, post-attention norm and dispatch quantisation run on the attention side.
     t_a = t_core + small_ops_time_s(model, attention_hw, tokens, prec, cal.small_ops, side="ffn")
     ffn_tokens = tokens * per_domain / ffn_gpus  # tokens one FFN GPU serves, for its shared expert
@@ -148,6 +158,12 @@ def _evaluate_afd(
         expert_tp,
         skew.comm_load_factor,
         prec,
+    )
+    # A transfer ends with its slowest rank.
+    comm = replace(
+        comm,
+        dispatch_s=comm.dispatch_s * skew.comm_straggler,
+        combine_s=comm.combine_s * skew.comm_straggler,
     )
     t_c = comm.stage_s(cal.comm.full_duplex)
     # D domains take turns on the FFN pool (and its links): per attention stage the FFN side serves D
@@ -250,6 +266,7 @@ def _evaluate_afd(
             if attention_hw.name == ffn_hw.name and attention_hw.is_superpod
             else "scale-out",
             "experts_per_ffn_gpu": experts_per_gpu,
+            "redundant_experts": dep.redundant_experts,
             "shared_experts_on": dep.shared_experts_on,
             "attention_domains": domains,
             "shared_expert_gpus": n_shared,
@@ -260,6 +277,7 @@ def _evaluate_afd(
         },
         deployment=dep,
         calibration=cal,
+        skew=skew,
     )
 
 
@@ -270,6 +288,25 @@ def eval_afd(*args, **kw) -> DeploymentResult:
     return _eval_afd(*args, **kw)
 
 
+def _afd_skew(skew, cal, model, dep, tokens, q, attention_gpus):
+    """`resolve_skew` for an AFD sweep, whose attention GPU count may be an array."""
+    if isinstance(skew, RoutingSkew) or (skew or cal.default_skew) == "balanced":
+        return resolve_skew(skew, cal, model, dep, tokens, q)
+    from afdscope.routing.defaults import modelled_skew
+
+    n_domain = np.asarray(attention_gpus, dtype=float) / dep.attention_domains
+    slots = math.ceil(model.n_routed_experts * dep.expert_tp / dep.ffn_gpus) * dep.ffn_gpus // dep.expert_tp
+    free = max(slots - model.n_routed_experts, 0)
+    return modelled_skew(
+        model,
+        dep,
+        tokens,
+        eplb=max(dep.redundant_experts, free),
+        attention_gpus=n_domain,
+        query_positions=q,
+    )
+
+
 def _eval_afd(
     model: MoEModel,
     deployment: AfdDeployment,
@@ -277,7 +314,7 @@ def _eval_afd(
     batch_per_gpu: int | None = None,
     tpot_slo_s: float | None = None,
     calibration: Calibration = DEFAULT_CALIBRATION,
-    skew: RoutingSkew = BALANCED,
+    skew: RoutingSkew | str | None = None,
 ) -> DeploymentResult:
     """One AFD deployment: at a fixed batch per attention GPU, or the largest batch meeting a TPOT SLO."""
     if (batch_per_gpu is None) == (tpot_slo_s is None):

@@ -43,6 +43,9 @@ class Calibration(Validated):
     pipeline_fill: bool = True
     # LM head, embedding and the MTP module are computed (True) or left inside step_overhead_s (False).
     model_head_and_mtp: bool = True
+    # Routing skew when a call gives none: afdscope's imbalance model (routing/defaults.py) or the
+    # balanced ideal (the paper's accounting; `--balanced`).
+    default_skew: Literal["modelled", "balanced"] = "modelled"
 
 
 DEFAULT_CALIBRATION = Calibration()
@@ -60,6 +63,7 @@ CALIBRATIONS: dict[str, Calibration] = {
         step_overhead_s=15e-3,
         pipeline_fill=False,
         model_head_and_mtp=False,
+        default_skew="balanced",
     ),
 }
 

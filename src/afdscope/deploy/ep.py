@@ -20,7 +20,13 @@ from afdscope.deploy.calibration import DEFAULT_CALIBRATION, Calibration
 from afdscope.deploy.options import DEFAULT_OPTIONS
 from afdscope.deploy.result import BOTTLENECKS, DeploymentResult, Evaluation
 from afdscope.deploy.schedules import EpPhases, ep_schedule
-from afdscope.deploy.step import check_slo, head_and_mtp_s, largest_batch_meeting_slo, shared_experts_s
+from afdscope.deploy.step import (
+    check_slo,
+    head_and_mtp_s,
+    largest_batch_meeting_slo,
+    resolve_skew,
+    shared_experts_s,
+)
 from afdscope.errors import AfdscopeError
 from afdscope.ops.attention import attention_layer_parts
 from afdscope.ops.comm import ep_comm
@@ -38,7 +44,7 @@ from afdscope.specs.deployment import EpDeployment
 from afdscope.specs.hardware import Hardware
 from afdscope.specs.model import MoEModel
 from afdscope.specs.scenario import Scenario
-from afdscope.specs.skew import BALANCED, RoutingSkew
+from afdscope.specs.skew import RoutingSkew
 
 
 def evaluate_ep(*args, **kw) -> Evaluation:
@@ -54,7 +60,7 @@ def _evaluate_ep(
     scenario: Scenario,
     batch_per_gpu,
     calibration: Calibration = DEFAULT_CALIBRATION,
-    skew: RoutingSkew = BALANCED,
+    skew: RoutingSkew | str | None = None,
     context_tokens=None,
 ) -> Evaluation:
     """Evaluate `deployment` for every batch per GPU (and context) in the broadcast arrays."""
@@ -70,11 +76,14 @@ def _evaluate_ep(
     tokens = requests * q
     h, k = model.hidden_size, model.top_k
 
+    skew = resolve_skew(skew, cal, model, deployment, tokens, q)
     parts = attention_layer_parts(model, hw, requests, ctx, prec, q, cal.attention, attention_tp)
+    # The slowest attention-DP rank (the most KV) sets the pace of its core attention.
+    core = parts.core_s * skew.attention_factor
     # Attention-side small kernels are inside the attention parts; the router, top-k, the post-attention
     # norm and the dispatch quantisation (the "ffn" side of ops.small_ops) run before the dispatch.
     small_ffn = small_ops_time_s(model, hw, tokens, prec, cal.small_ops, side="ffn")
-    t_attn = parts.total_s + small_ffn
+    t_attn = parts.total_s - parts.core_s + core + small_ffn
     experts_per_gpu = deployment.experts_per_gpu(model)
     assignments = tokens * k
     # The busiest GPU sets the layer's pace under skewed routing.
@@ -96,17 +105,19 @@ def _evaluate_ep(
     else:
         t_shared = shared_experts_s(model, hw, tokens, scenario, cal)
     comm = ep_comm(model, hw, tokens, gpus, cal.comm, skew.comm_load_factor, prec)
+    # A collective ends with its slowest rank.
+    dispatch, combine = comm.dispatch_s * skew.comm_straggler, comm.combine_s * skew.comm_straggler
     share_d, share_k = cal.comm_stream_share
     phases = EpPhases(
         attn1=parts.total_s - parts.core_s,
-        attn2=parts.core_s + small_ffn,  # the router and dispatch quantisation follow the core
+        attn2=core + small_ffn,  # the router and dispatch quantisation follow the core
         shared=t_shared,
         experts=t_experts,
         experts_down=experts.down_s,
-        dispatch=comm.dispatch_s,
-        combine=comm.combine_s,
-        dispatch_stream=share_d * comm.dispatch_s,
-        combine_stream=share_k * comm.combine_s,
+        dispatch=dispatch,
+        combine=combine,
+        dispatch_stream=share_d * dispatch,
+        combine_stream=share_k * combine,
     )
     sched = ep_schedule(deployment.overlap, phases, cal.pipeline_fill)
     layer, drain = sched.layer_s, sched.drain_s
@@ -149,8 +160,8 @@ def _evaluate_ep(
         micro_batches=mb,
         attention_s=b(t_attn),
         ffn_s=b(t_shared + t_experts),
-        dispatch_s=b(comm.dispatch_s),
-        combine_s=b(comm.combine_s),
+        dispatch_s=b(dispatch),
+        combine_s=b(combine),
         layer_s=b(layer),
         step_s=b(step),
         tokens_per_step=scenario.tokens_per_step,
@@ -175,6 +186,7 @@ def _evaluate_ep(
             "overlap": deployment.overlap,
             "attention_tp": attention_tp,
             "experts_per_gpu": experts_per_gpu,
+            "redundant_experts": deployment.redundant_experts,
             "shared_expert_gpus": n_shared,
             "context_tokens": scenario.context_tokens,
             "mtp_draft_tokens": scenario.mtp_draft_tokens,
@@ -183,6 +195,7 @@ def _evaluate_ep(
         },
         deployment=deployment,
         calibration=cal,
+        skew=skew,
     )
 
 
@@ -200,7 +213,7 @@ def _eval_ep(
     batch_per_gpu: int | None = None,
     tpot_slo_s: float | None = None,
     calibration: Calibration = DEFAULT_CALIBRATION,
-    skew: RoutingSkew = BALANCED,
+    skew: RoutingSkew | str | None = None,
 ) -> DeploymentResult:
     """One EP deployment: at a fixed batch per GPU, or at the largest batch that meets a TPOT SLO."""
     if (batch_per_gpu is None) == (tpot_slo_s is None):

@@ -47,6 +47,7 @@ class DeployOptions:
     # (max/mean = 1/σ). 1 is balanced routing; afdscope.imbalance derives them from routing statistics.
     expert_load_factor: float | np.ndarray = 1.0
     comm_load_factor: float | np.ndarray = 1.0
+    balanced: bool = False  # no modelled skew when no factors are given (the ideal)
 
     @property
     def calibration(self):
@@ -64,12 +65,17 @@ class DeployOptions:
             step_overhead_s=self.step_overhead_s,
             pipeline_fill=self.pipeline_fill,
             model_head_and_mtp=self.model_head_and_mtp,
+            default_skew="balanced" if self.balanced or self.dedup == "paper" else "modelled",
         )
 
     @property
     def skew(self):
+        """Given load factors as a RoutingSkew; None (the calibration's default skew) when none is given."""
         from afdscope.specs.skew import RoutingSkew
 
+        e, c = np.asarray(self.expert_load_factor), np.asarray(self.comm_load_factor)
+        if e.ndim == 0 and c.ndim == 0 and float(e) == 1.0 and float(c) == 1.0:
+            return None
         return RoutingSkew(expert_load_factor=self.expert_load_factor, comm_load_factor=self.comm_load_factor)
 
     def __post_init__(self):

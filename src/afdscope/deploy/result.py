@@ -52,6 +52,7 @@ class Evaluation:
     deployment: object = None
     calibration: object = None
     phases: object = None  # EP: the per-micro-batch phases the schedule composed (deploy/schedules.py)
+    skew: object = None  # the RoutingSkew applied
 
     @property
     def tokens_per_s_total(self) -> np.ndarray:
@@ -141,7 +142,23 @@ class Evaluation:
             },
             deployment=self._deployment_at(at),
             calibration=self.calibration,
+            routing_skew=self._skew_at(at),
         )
+
+    def _skew_at(self, at) -> str:
+        if self.skew is None:
+            return "balanced"
+        if self.skew.is_balanced and not self.skew.source:
+            return "balanced"
+        point = self.skew.replace(
+            **{
+                name: float(at(np.broadcast_to(getattr(self.skew, name), self.step_s.shape)))
+                if np.ndim(getattr(self.skew, name)) and np.size(getattr(self.skew, name)) == self.step_s.size
+                else getattr(self.skew, name)
+                for name in ("expert_load_factor", "comm_load_factor", "comm_straggler", "attention_factor")
+            }
+        )
+        return point.describe()
 
     def _deployment_at(self, at):
         if self.deployment is None or self.mode == "ep":
@@ -181,6 +198,7 @@ class DeploymentResult:
     config: dict
     usd_per_million_output_tokens: float | None = None
     usd_per_million_by_role: dict = field(default_factory=dict)  # AFD: attention and FFN shares
+    routing_skew: str = "balanced"  # the skew the evaluation assumed (RoutingSkew.describe)
     # The evaluated values themselves (the JSON form keeps to `config`).
     deployment: object = field(default=None, repr=False, compare=False)
     calibration: object = field(default=None, repr=False, compare=False)

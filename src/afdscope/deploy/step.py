@@ -3,6 +3,7 @@ the search for the largest batch that meets a TPOT SLO."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -14,6 +15,7 @@ from afdscope.ops.experts import gemm_time_s, mlp_time_s
 from afdscope.specs.hardware import Hardware
 from afdscope.specs.model import MoEModel
 from afdscope.specs.scenario import Precision, Scenario
+from afdscope.specs.skew import BALANCED, RoutingSkew
 
 # Embeddings and the LM head stay BF16 in FP8 checkpoints (DeepSeek-V3's quantization_config).
 _HEAD_PRECISION = Precision(weights="bf16")
@@ -50,6 +52,32 @@ def head_and_mtp_s(
         )
 
     return head + draft_pass(accepted) + (drafts - 1) * draft_pass(1.0)
+
+
+def resolve_skew(skew, calibration, model: MoEModel, deployment, tokens_per_micro_batch, query_positions):
+    """The RoutingSkew an evaluation applies: the one given, or — for None, "modelled" or "balanced" —
+    the calibration's default, afdscope's imbalance model (EPLB over the deployment's redundant slots, at
+    least the slots an uneven expert split leaves free) or none."""
+    if isinstance(skew, RoutingSkew):
+        return skew
+    kind = calibration.default_skew if skew is None else skew
+    if kind == "balanced":
+        return BALANCED
+    if kind != "modelled":
+        raise AfdscopeError(f"skew = {skew!r}: give a RoutingSkew, 'modelled' or 'balanced'")
+    from afdscope.routing.defaults import modelled_skew
+
+    group = deployment.gpus if deployment.mode == "ep" else deployment.ffn_gpus
+    per_rank = deployment.expert_tp if deployment.mode == "afd" else 1
+    slots = math.ceil(model.n_routed_experts * per_rank / group) * group // per_rank
+    free = max(slots - model.n_routed_experts, 0)
+    return modelled_skew(
+        model,
+        deployment,
+        tokens_per_micro_batch,
+        eplb=max(deployment.redundant_experts, free),
+        query_positions=query_positions,
+    )
 
 
 def shared_experts_s(model: MoEModel, hw: Hardware, tokens, scenario: Scenario, options: DeployOptions):

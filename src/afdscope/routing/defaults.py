@@ -39,7 +39,13 @@ ALPHA_SOURCE = {
     "qwen3_moe": "Qwen3-235B fit: top 20 % carry 65 % (aiconfigurator)",
 }
 TOKEN_GRID = 2.0 ** np.arange(21)  # total tokens entering one MoE layer: 1 … 1,048,576, a factor 2 apart
-DRAWS = 192  # Monte Carlo layers per grid point (counts sampler; mean of max/mean over draws)
+# Monte Carlo layers per grid point (counts sampler; mean of max/mean over draws): DRAWS where a GPU sees
+# few assignments, fewer where it sees many — the per-draw spread of max/mean falls as 1/√(assignments
+# per GPU), so DRAWS · 8 / (assignments per GPU) draws (at least MIN_DRAWS, at most MAX_SMALL_DRAWS below
+# 8 per GPU) keep the mean's error at the level DRAWS gives at 8 per GPU.
+DRAWS = 192
+MIN_DRAWS = 32
+MAX_SMALL_DRAWS = 64
 SEED = 0
 # xDeepServe §7.1 (EP288 dies, CloudMatrix384): MoE dispatch mean 234 µs, minimum 185 µs. Taking the
 # minimum as the unloaded kernel and the mean as E[max over 288 ranks] × the modelled byte factor of
@@ -154,12 +160,29 @@ def _eplb_any(pi: np.ndarray, n: int, gpus: int, redundant: int) -> Placement:
     return Placement(slots, p.replicas[:n], "eplb")
 
 
-_TABLES: dict[tuple, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+_TABLES: dict[tuple, dict[int, tuple[float, float]]] = {}
 
 
-def _table(model: MoEModel, mode: str, group: int, redundant: int, per_node: int, alpha: float, eplb: bool):
-    """(log grid, expert factor, byte factor) on TOKEN_GRID: the mean over DRAWS draws of max/mean per
-    draw, cached on what the routing depends on."""
+def draws_at(tokens: float, top_k: int, group: int) -> int:
+    """Monte Carlo draws for one grid point (see DRAWS)."""
+    per_gpu = tokens * top_k / group
+    return int(
+        np.clip(round(DRAWS * 8 / max(per_gpu, 1e-9)), MIN_DRAWS, MAX_SMALL_DRAWS if per_gpu < 8 else DRAWS)
+    )
+
+
+def _table(
+    model: MoEModel,
+    mode: str,
+    group: int,
+    redundant: int,
+    per_node: int,
+    alpha: float,
+    eplb: bool,
+    needed: np.ndarray,
+):
+    """(log grid, expert factor, byte factor) on the TOKEN_GRID points `needed` (indices): the mean over
+    `draws_at` draws of max/mean per draw, computed once per point and cached on what routing depends on."""
     key = (
         model.name,
         model.n_routed_experts,
@@ -169,12 +192,19 @@ def _table(model: MoEModel, mode: str, group: int, redundant: int, per_node: int
         model.hidden_size,
     )
     key = (*key, mode, group, redundant, per_node, alpha, eplb)
-    if key not in _TABLES:
-        _TABLES[key] = _compute_table(model, mode, group, redundant, per_node, alpha, eplb)
-    return _TABLES[key]
+    done = _TABLES.setdefault(key, {})
+    missing = [int(i) for i in needed if int(i) not in done]
+    if missing:
+        done.update(_compute_points(model, mode, group, redundant, per_node, alpha, eplb, missing))
+    idx = sorted(int(i) for i in needed)
+    return (
+        np.log(TOKEN_GRID[idx]),
+        np.array([done[i][0] for i in idx]),
+        np.array([done[i][1] for i in idx]),
+    )
 
 
-def _compute_table(model, mode, group, redundant, per_node, alpha, eplb):
+def _compute_points(model, mode, group, redundant, per_node, alpha, eplb, points):
     pop = Popularity.power_law(model.n_routed_experts, alpha)
     ffn = group if mode == "afd" else None
     lay = _layout(model, pop, group, ffn, mode, 0, True, False, per_node)
@@ -182,14 +212,15 @@ def _compute_table(model, mode, group, redundant, per_node, alpha, eplb):
         lay = dataclasses.replace(
             lay, placement=_eplb_any(lay.pi, lay.n, group, redundant), pop_space=lay.shuffle
         )
-    t = np.repeat(TOKEN_GRID, DRAWS)
+    draws = [draws_at(TOKEN_GRID[i], model.top_k, group) for i in points]
+    t = np.repeat(TOKEN_GRID[points], draws)
     out = _route_counts(np.random.default_rng(SEED), lay, t)
     ratio = {}
     for name in ("tokens", "copies"):
         mx, mean = out[f"{name}_max"], out[f"{name}_mean"]
         f = np.maximum(np.divide(mx, mean, out=np.ones_like(mx), where=mean > 0), 1.0)
-        ratio[name] = f.reshape(TOKEN_GRID.size, DRAWS).mean(1)
-    return np.log(TOKEN_GRID), ratio["tokens"], ratio["copies"]
+        ratio[name] = np.add.reduceat(f, np.cumsum([0, *draws[:-1]])) / np.array(draws)
+    return {i: (float(ratio["tokens"][j]), float(ratio["copies"][j])) for j, i in enumerate(points)}
 
 
 def modelled_skew(
@@ -238,8 +269,12 @@ def modelled_skew(
         raise AfdscopeError(f"eplb = {eplb}: give a number of redundant slots >= 0 (or True/False)")
     a, a_source = (alpha, "given") if alpha is not None else popularity_alpha(model)
     use_eplb = eplb is not False
-    grid, expert_t, bytes_t = _table(model, mode, group, redundant, per_node, float(a), use_eplb)
     log_total = np.log(np.maximum(t * senders, 1.0))
+    # The grid points that bracket every total asked for (computed once, then cached).
+    lo = np.searchsorted(np.log(TOKEN_GRID), float(np.min(log_total)), side="right") - 1
+    hi = np.searchsorted(np.log(TOKEN_GRID), float(np.max(log_total)), side="left")
+    needed = np.arange(max(lo, 0), min(hi, TOKEN_GRID.size - 1) + 1)
+    grid, expert_t, bytes_t = _table(model, mode, group, redundant, per_node, float(a), use_eplb, needed)
     expert_f, comm_f = np.interp(log_total, grid, expert_t), np.interp(log_total, grid, bytes_t)
     attn = attention_dp_factor(dp, t * deployment.attention_tp / query_positions, context_cv)
     placement = f"EPLB {redundant} slots" if use_eplb else "contiguous (no EPLB)"

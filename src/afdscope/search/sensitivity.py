@@ -46,32 +46,12 @@ def reevaluate(
 ) -> Evaluation:
     """Evaluate the structure of `result` (mode, hardware, GPU counts, overlap / micro-batches, TP) again
     at `batch_per_gpu` (default: its own batch; an array sweeps) under `options`. `devices`: name → device."""
-    c = result.config
     batch = result.batch_per_gpu if batch_per_gpu is None else batch_per_gpu
-    if result.mode == "ep":
-        return evaluate_ep(
-            model,
-            devices[c["hardware"]],
-            scenario,
-            int(c["gpus"]),
-            batch,
-            replace(options, ep_overlap=c["overlap"]),
-            attention_tp=int(c["attention_tp"]),
-        )
-    return evaluate_afd(
-        model,
-        devices[c["attention_hardware"]],
-        devices[c["ffn_hardware"]],
-        scenario,
-        int(c["attention_gpus"]),
-        int(c["ffn_gpus"]),
-        int(c["micro_batches"]),
-        batch,
-        options,
-        whole_nodes=False,
-        attention_tp=int(c["attention_tp"]),
-        expert_tp=int(c["expert_tp"]),
-    )
+    dep = result.deployment  # the evaluated structure itself; `devices` only for results without one
+    if dep is None:
+        raise AfdscopeError("this result carries no deployment to re-evaluate")
+    evaluate = evaluate_ep if result.mode == "ep" else evaluate_afd
+    return evaluate(model, dep, scenario, batch, options.calibration, options.skew)
 
 
 def _batch_step(result: DeploymentResult) -> int:
@@ -120,7 +100,8 @@ def sigma_sweep(
     for s in sigmas:
         if not 0 < s <= 1:
             raise AfdscopeError(f"σ = {s}: a mean/max load is in (0, 1]")
-        opts = replace(options, expert_load_factor=1.0 / s, comm_load_factor=1.0 / s)
+        # Explicit factors (σ = 1: the balanced ideal), not the modelled default skew.
+        opts = replace(options, expert_load_factor=1.0 / s, comm_load_factor=1.0 / s, balanced=True)
         out.append(best_under_slo(result, model, devices, scenario, opts, tpot_limit_s, max_batch_per_gpu))
     return np.array(out)
 
@@ -186,13 +167,10 @@ def derived_sigma(
         model, Popularity.power_law(n, alpha), tokens, draws, redundant=redundant, seed=seed, **kwargs
     )
     expert_f, comm_f = busiest_rank_load_factors(stats)
-    opts = replace(
-        options,
-        expert_load_factor=float(expert_f),
-        comm_load_factor=float(comm_f),
-        memory=replace(options.memory, redundant_experts=redundant),
-    )
-    throughput = best_under_slo(result, model, devices, scenario, opts, tpot_limit_s, max_batch_per_gpu)
+    opts = replace(options, expert_load_factor=float(expert_f), comm_load_factor=float(comm_f))
+    # The same structure with these EPLB slots (or none), evaluated under the derived factors.
+    placed = replace(result, deployment=result.deployment.replace(redundant_experts=redundant))
+    throughput = best_under_slo(placed, model, devices, scenario, opts, tpot_limit_s, max_batch_per_gpu)
     return DerivedSigma(result.mode, eplb, redundant, tokens, float(expert_f), float(comm_f), throughput)
 
 

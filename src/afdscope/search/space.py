@@ -7,7 +7,7 @@ for AFD, every attention node count) for one GPU count / FFN size / micro-batch 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
@@ -16,6 +16,7 @@ from afdscope.deploy.afd import evaluate_afd
 from afdscope.deploy.ep import evaluate_ep
 from afdscope.deploy.result import Evaluation
 from afdscope.errors import AfdscopeError
+from afdscope.specs.deployment import AfdDeployment, EpDeployment
 from afdscope.specs.hardware import Hardware
 from afdscope.specs.model import MoEModel
 
@@ -57,6 +58,10 @@ class SearchSpace:
     attention_tp: tuple[int, ...] = (1, 2, 4, 8)
     # Expert tensor parallelism on the AFD FFN side, tried where there are more FFN GPUs than experts.
     expert_tp: tuple[int, ...] = (1, 2, 4)
+    # EPLB replicas tried per expert group, as a share of the experts: 0 (the slots an uneven split leaves
+    # free only) and 1/8 (DeepSeek's and SGLang's 32 for 256 experts), rounded up to fill every GPU's
+    # slots (`eplb_redundant`). A --redundant-experts given by hand replaces them.
+    eplb_shares: tuple[float, ...] = (0.0, 0.125)
 
     def attention_tps(self, model: MoEModel) -> tuple[int, ...]:
         return tuple(t for t in self.attention_tp if t == 1 or t <= model.attention.num_kv_heads)
@@ -84,6 +89,20 @@ class SearchSpace:
 DEFAULT_SPACE = SearchSpace()
 
 
+def eplb_redundant(n_experts: int, group: int, share: float) -> int:
+    """Redundant slots for `share` of the experts over `group` expert ranks, filled up to every rank's
+    ceil: 256 experts, share 1/8 on 72 GPUs → 288 slots → 32; on 128 GPUs → 384 → 128; share 0 → the
+    free slots of an uneven split (256 on 48 → 288 → 32)."""
+    slots = -(-round(n_experts * (1.0 + share)) // group) * group
+    return slots - n_experts
+
+
+def _redundants(model: MoEModel, group: int, space: SearchSpace, given: int) -> list[int]:
+    if given:
+        return [given]
+    return sorted({eplb_redundant(model.n_routed_experts, group, f) for f in space.eplb_shares})
+
+
 @dataclass(frozen=True)
 class Group:
     """One evaluator call: `evaluate` is the evaluator with every argument bound (a `functools.partial`),
@@ -95,19 +114,27 @@ class Group:
 
 
 def ep_groups(model, hardware, scenario, space, options) -> list[Group]:
+    cal, skew = options.calibration, options.skew
     groups = []
     for hw in hardware:
         unit = hw.gpus_per_node
         for overlap in space.ep_overlaps:
-            opts = replace(options, ep_overlap=overlap)
             step = 2 if overlap == "2bo" else 1
             batches = np.arange(step, space.max_batch_per_gpu + 1, step, dtype=float)
             for gpus in range(unit, space.max_gpus + 1, unit):
                 for tp in space.attention_tps(model):
                     if gpus % tp:
                         continue
-                    call = partial(evaluate_ep, model, hw, scenario, gpus, batches, opts, attention_tp=tp)
-                    groups.append(Group("ep", call, batches.size))
+                    for redundant in _redundants(model, gpus, space, options.memory.redundant_experts):
+                        dep = EpDeployment(
+                            hardware=hw,
+                            gpus=gpus,
+                            overlap=overlap,
+                            attention_tp=tp,
+                            redundant_experts=redundant,
+                        )
+                        call = partial(evaluate_ep, model, dep, scenario, batches, cal, skew)
+                        groups.append(Group("ep", call, batches.size))
     return groups
 
 
@@ -119,6 +146,7 @@ def afd_unit(attention_hw: Hardware, ffn_hw: Hardware) -> int:
 
 
 def afd_groups(model, attention_hws, ffn_hws, scenario, space, options) -> list[Group]:
+    cal, skew = options.calibration, options.skew
     groups = []
     for a_hw in attention_hws:
         for f_hw in ffn_hws:
@@ -132,20 +160,30 @@ def afd_groups(model, attention_hws, ffn_hws, scenario, space, options) -> list[
                         if attn.size == 0:
                             continue
                         for etp in space.expert_tps(model, ffn, f_hw.gpus_per_node):
-                            call = partial(
-                                evaluate_afd,
-                                model,
-                                a_hw,
-                                f_hw,
-                                scenario,
-                                attn,
-                                ffn,
-                                m,
-                                batches,
-                                options,
-                                whole_nodes=False,
-                                attention_tp=tp,
-                                expert_tp=etp,
-                            )
-                            groups.append(Group("afd", call, batches.size * attn.size))
+                            group = max(ffn // etp, 1)
+                            given = options.memory.redundant_experts
+                            for redundant in _redundants(model, group, space, given):
+                                dep = AfdDeployment(
+                                    attention_hardware=a_hw,
+                                    ffn_hardware=f_hw,
+                                    attention_gpus=step,
+                                    ffn_gpus=ffn,
+                                    micro_batches=m,
+                                    attention_tp=tp,
+                                    expert_tp=etp,
+                                    shared_experts_on=options.shared_experts_on,
+                                    whole_nodes=False,
+                                    redundant_experts=redundant,
+                                )
+                                call = partial(
+                                    evaluate_afd,
+                                    model,
+                                    dep,
+                                    scenario,
+                                    batches,
+                                    cal,
+                                    skew,
+                                    attention_gpus=attn,
+                                )
+                                groups.append(Group("afd", call, batches.size * attn.size))
     return groups

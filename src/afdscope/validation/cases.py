@@ -65,6 +65,8 @@ class Case(BaseModel):
     case_class: Literal["a", "b"] = Field(alias="class")
     source: str = Field(min_length=1)
     caveats: str = ""
+    # How the source routed tokens: "balanced" where it says so, else afdscope's modelled default skew.
+    routing: Literal["balanced", "modelled"] = "modelled"
 
     @model_validator(mode="after")
     def _layout(self) -> Case:

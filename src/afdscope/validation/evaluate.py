@@ -98,6 +98,7 @@ def case_inputs(case: Case):
         ep_overlap=case.overlap,
         shared_experts_on=case.shared_experts_on,
         memory=replace(base.memory, redundant_experts=case.redundant_experts),
+        balanced=case.routing == "balanced",
     )
     return model, hw, scenario, options, notes
 

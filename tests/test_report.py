@@ -66,7 +66,12 @@ def test_page_has_the_verdict_and_both_best_configurations(data, page):
     sentence = verdict_sentence(s)
     assert html.escape(sentence) in page
     assert f"AFD/EP = {s.verdict.ratio:.2f}" in sentence
-    assert sentence.startswith(("EP wins", "AFD wins")) and sentence.count(". ") == 0
+    assert sentence.startswith(("EP wins", "AFD wins", "Too close to call"))
+    # The verdict box answers both questions, each with its winner, and shows the expected-error band.
+    v = s.verdict
+    assert sentence.count(". ") == 1 and "Cost: " in sentence and v.cost_reason in sentence
+    assert f"±{v.margin:.0%}" in sentence
+    assert (v.cost_winner or "").upper() in v.cost_reason or v.cost_close
     for best in (s.afd.best, s.ep.best):
         assert html.escape(config_label(best)) in page
         assert fmt(best.tokens_per_s_per_gpu) in page

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from afdscope.cost import usd_per_million_tokens
+from afdscope.deploy.expected_error import deployment_families, expected_error
 
 BOTTLENECKS = ("attention", "ffn", "communication", "memory")
 
@@ -143,6 +144,7 @@ class Evaluation:
             deployment=self._deployment_at(at),
             calibration=self.calibration,
             routing_skew=self._skew_at(at),
+            expected_error=expected_error(deployment_families(self.deployment), self.mode),
         )
 
     def _skew_at(self, at) -> str:
@@ -199,6 +201,8 @@ class DeploymentResult:
     usd_per_million_output_tokens: float | None = None
     usd_per_million_by_role: dict = field(default_factory=dict)  # AFD: attention and FFN shares
     routing_skew: str = "balanced"  # the skew the evaluation assumed (RoutingSkew.describe)
+    # Band of predicted / actual − 1 seen on comparable validated deployments: {"low", "high", "basis"}.
+    expected_error: dict = field(default_factory=dict)
     # The evaluated values themselves (the JSON form keeps to `config`).
     deployment: object = field(default=None, repr=False, compare=False)
     calibration: object = field(default=None, repr=False, compare=False)

@@ -48,7 +48,15 @@ def pareto_rows(s: SearchResult) -> list[dict]:
 
 
 def verdict_line(s: SearchResult) -> str:
+    """Two lines: the tokens/s-per-GPU call and the $-per-1M call, each with its reason."""
     v = s.verdict
-    ratio = "" if v.ratio is None else f" (AFD/EP = {v.ratio:.2f})"
-    winner = "none" if v.winner is None else v.winner.upper()
-    return f"verdict: {winner}{ratio} under {s.constraint.describe()} — {v.reason}"
+    lines = [f"verdict: {v.headline} under {s.constraint.describe()} — {v.reason}"]
+    if v.cost_winner is not None or v.cost_reason:
+        if v.cost_ratio is None:
+            head = "none" if v.cost_winner is None else v.cost_winner.upper()
+        elif v.cost_close:
+            head = f"too close to call (AFD/EP $ = {v.cost_ratio:.2f})"
+        else:
+            head = f"{v.cost_winner.upper()} (AFD/EP $ = {v.cost_ratio:.2f})"
+        lines.append(f"cost: {head} — {v.cost_reason}")
+    return "\n".join(lines)

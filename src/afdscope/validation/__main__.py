@@ -55,4 +55,11 @@ def markdown() -> str:
 
 
 if __name__ == "__main__":
-    print(markdown(), end="")
+    import sys
+
+    if "--write-bands" in sys.argv[1:]:
+        from afdscope.validation.bands import write_bands
+
+        print(f"wrote {write_bands(validate_cases(load_cases()))}")
+    else:
+        print(markdown(), end="")

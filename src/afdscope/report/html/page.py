@@ -25,16 +25,23 @@ CHARTS = ("pareto", "budget", "sensitivity", "paper", "map")
 
 
 def verdict_sentence(s: SearchResult) -> str:
-    """The verdict in one sentence, with the AFD/EP ratio of tokens/s per GPU."""
+    """The verdict in sentences: the tokens/s-per-GPU call with the AFD/EP ratio and its expected-error
+    band, then the $-per-1M call."""
     v, under = s.verdict, s.constraint.describe()
     afd, ep = s.afd.best, s.ep.best
     if afd is not None and ep is not None:
         winner, lname, loser = ("AFD", "EP", ep) if v.winner == "afd" else ("EP", "AFD", afd)
-        return (
-            f"{winner} wins: AFD/EP = {v.ratio:.2f} — the best AFD deployment delivers "
-            f"{fmt(afd.tokens_per_s_per_gpu)} tokens/s per GPU against EP's {fmt(ep.tokens_per_s_per_gpu)} "
-            f"under {under}; {lname} is limited by {limit_sentence(loser)}."
+        call = (
+            f"Too close to call: AFD/EP = {v.ratio:.2f}, inside the ±{v.margin:.0%} expected error"
+            if v.close
+            else f"{winner} wins: AFD/EP = {v.ratio:.2f} (expected error ±{v.margin:.0%})"
         )
+        throughput = (
+            f"{call} — the best AFD deployment delivers {fmt(afd.tokens_per_s_per_gpu)} tokens/s per GPU "
+            f"against EP's {fmt(ep.tokens_per_s_per_gpu)} under {under}; {lname} is limited by "
+            f"{limit_sentence(loser)}."
+        )
+        return f"{throughput} Cost: {v.cost_reason}."
     if v.winner is None:
         return f"Neither mode is feasible under {under}: {s.ep.why_none}; {s.afd.why_none}."
     lone = "AFD" if v.winner == "afd" else "EP"
@@ -62,7 +69,7 @@ def render_report(data) -> str:
     }
     model = s.inputs.get("model", "")
     devices = ", ".join(dict.fromkeys(s.inputs.get("hardware", []) + s.inputs.get("ffn_hardware", [])))
-    winner = s.verdict.winner or "none"
+    winner = "close" if s.verdict.close else (s.verdict.winner or "none")
     paper = data.paper
     map_view = data.map
     inputs = [(k, v if not isinstance(v, list) else ", ".join(map(str, v))) for k, v in data.inputs.items()]

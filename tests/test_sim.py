@@ -212,3 +212,30 @@ def test_load_factor_options_reach_the_simulated_column():
     r = simulate_ep(V3, H800, CTX, 144, batch_per_gpu=128, options=skew, sim=TWO)
     # Balanced draws multiply the options' factors by 1: simulation and closed form see the same skew.
     assert abs(r.relative_gap) < 0.01
+
+
+@pytest.mark.parametrize("domains", [2, 3])
+def test_afd_with_attention_domains_matches_the_closed_form(domains):
+    from afdscope.specs.deployment import AfdDeployment
+
+    dep = AfdDeployment(
+        attention_hardware=H800,
+        ffn_hardware=H800,
+        attention_gpus=16 * domains,
+        ffn_gpus=16,
+        micro_batches=2,
+        attention_domains=domains,
+    )
+    r = simulate_afd(V3, dep, CTX, batch_per_gpu=64, sim=TWO)
+    # D·m micro-batches share the FFN GPUs and links; each domain's m its own attention pool.
+    assert abs(r.relative_gap) < 0.01
+    assert r.bubble_fraction.keys() == {"attention", "ffn", "link"}
+    assert r.closed_form["config"]["attention_domains"] == domains
+
+
+def test_typed_and_old_simulator_calls_agree():
+    from afdscope.specs.deployment import EpDeployment
+
+    old = simulate_ep(V3, H800, CTX, 144, batch_per_gpu=64, sim=TWO)
+    new = simulate_ep(V3, EpDeployment(hardware=H800, gpus=144), CTX, batch_per_gpu=64, sim=TWO)
+    assert new.step_ms == old.step_ms and new.closed_form["routing_skew"].startswith("modelled")

@@ -60,10 +60,12 @@ def run(plan: Plan, trace_step: int = 0) -> Run:
     trace: list[tuple] = []
     ops, serial = plan.ops, plan.serial_s.tolist()
 
+    per_mb = bool(ops) and isinstance(ops[0], tuple)  # one operator sequence per micro-batch
+
     def micro_batch(j, durations, origin, traced):
         # Each operator queues on its resource (first come, first served); the traced step also keeps
         # every operator's interval (one step only: it costs time).
-        for r, d, label in zip(ops, durations, plan.labels, strict=True):
+        for r, d, label in zip(ops[j] if per_mb else ops, durations, plan.labels, strict=True):
             now = env.now
             start = free[r] if free[r] > now else now
             end = start + d

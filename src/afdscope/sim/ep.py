@@ -13,50 +13,52 @@ from __future__ import annotations
 
 import time
 
+from afdscope.deploy.calibration import DEFAULT_CALIBRATION, Calibration
 from afdscope.deploy.ep import eval_ep, evaluate_ep
-from afdscope.deploy.options import DEFAULT_OPTIONS, DeployOptions
+from afdscope.deploy.options import DEFAULT_OPTIONS
 from afdscope.sim import ep_stream
 from afdscope.sim.noise import random_streams, stage_multipliers
 from afdscope.sim.options import DEFAULT_SIM, SimOptions
 from afdscope.sim.plan import per_instance, per_step
 from afdscope.sim.result import SimResult, summarise
-from afdscope.sim.routing import load_factors, with_drawn_skew
+from afdscope.sim.routing import drawn_skew, load_factors
+from afdscope.specs.deployment import EpDeployment
 from afdscope.specs.hardware import Hardware
 from afdscope.specs.model import MoEModel
 from afdscope.specs.scenario import Scenario
+from afdscope.specs.skew import RoutingSkew
 
 
-def simulate_ep(
+def simulate_ep(*args, **kw) -> SimResult:
+    """Transitional: (model, EpDeployment, …) → `_simulate_ep`; the old (model, hw, scenario, gpus, …)."""
+    if isinstance(args[1], Hardware):
+        return _legacy_simulate_ep(*args, **kw)
+    return _simulate_ep(*args, **kw)
+
+
+def _simulate_ep(
     model: MoEModel,
-    hw: Hardware,
+    deployment: EpDeployment,
     scenario: Scenario,
-    gpus: int,
     batch_per_gpu: int | None = None,
     tpot_slo_s: float | None = None,
-    options: DeployOptions = DEFAULT_OPTIONS,
+    calibration: Calibration = DEFAULT_CALIBRATION,
+    skew: RoutingSkew | str | None = None,
     *,
-    attention_tp: int = 1,
     sim: SimOptions = DEFAULT_SIM,
 ) -> SimResult:
     """Simulate `sim.steps` decode steps at a batch per GPU, or at the batch the closed form picks for
     a TPOT SLO. Overlap schemes 2BO, SBO and NBO."""
-    scheme = options.ep_overlap
+    dep = deployment
+    scheme, gpus = dep.overlap, dep.gpus
     t0 = time.perf_counter()
-    closed = eval_ep(
-        model,
-        hw,
-        scenario,
-        gpus,
-        batch_per_gpu=batch_per_gpu,
-        tpot_slo_s=tpot_slo_s,
-        options=options,
-        attention_tp=attention_tp,
-    )
+    closed = eval_ep(model, dep, scenario, batch_per_gpu, tpot_slo_s, calibration, skew)
     batch = closed.batch_per_gpu
-    mb = 2 if options.ep_overlap == "2bo" else 1
+    mb = dep.micro_batches
     shape = (sim.steps, model.n_moe_layers, mb)
     noise_rng, routing_seed = random_streams(sim.seed)
     tokens = batch / mb * scenario.query_positions * gpus  # one micro-batch over the EP group
+    base = evaluate_ep(model, dep, scenario, batch, calibration, skew).skew
     expert_f, comm_f = load_factors(
         model,
         sim,
@@ -65,10 +67,9 @@ def simulate_ep(
         routing_seed,
         mode="ep",
         expert_gpus=gpus,
-        redundant=options.memory.redundant_experts,
+        redundant=dep.redundant_experts,
     )
-    skewed = with_drawn_skew(options, expert_f, comm_f)
-    ev = evaluate_ep(model, hw, scenario, gpus, batch, skewed, attention_tp=attention_tp)
+    ev = evaluate_ep(model, dep, scenario, batch, calibration, drawn_skew(base, skew, expert_f, comm_f))
 
     p = ev.phases
     tb = scheme == "2bo"  # the comm kernels' stream share is a 2BO term (else inside the transfer)
@@ -93,3 +94,21 @@ def simulate_ep(
     run = ep_stream.run(scheme, seg, comm["dispatch"], comm["combine"], down, dense, serial, sim.trace_step)
     roles = {"compute": [0], "comm": [1]}
     return summarise("ep", run, closed, gpus, ev.tokens_per_step, roles, sim, time.perf_counter() - t0)
+
+
+def _legacy_simulate_ep(
+    model,
+    hw,
+    scenario,
+    gpus,
+    batch_per_gpu=None,
+    tpot_slo_s=None,
+    options=DEFAULT_OPTIONS,
+    *,
+    attention_tp=1,
+    sim=DEFAULT_SIM,
+):
+    from afdscope.deploy.ep import _legacy_split
+
+    dep, cal, skew = _legacy_split(hw, gpus, options, attention_tp)
+    return _simulate_ep(model, dep, scenario, batch_per_gpu, tpot_slo_s, cal, skew, sim=sim)

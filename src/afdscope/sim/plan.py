@@ -12,10 +12,11 @@ from afdscope.specs.model import MoEModel
 @dataclass(frozen=True)
 class Plan:
     """What to simulate. `ops[i]` is the resource of a micro-batch's i-th operator in a step (the same
-    for every micro-batch and step); `durations[s, j, i]` its time (s) in step s for micro-batch j."""
+    for every step; one tuple per micro-batch where they differ, e.g. AFD attention domains);
+    `durations[s, j, i]` its time (s) in step s for micro-batch j."""
 
     resources: tuple[str, ...]
-    ops: tuple[int, ...]
+    ops: tuple
     labels: tuple[str, ...]  # one per operator, for the trace
     durations: np.ndarray  # (steps, micro_batches, len(ops))
     serial_s: np.ndarray  # (steps,)

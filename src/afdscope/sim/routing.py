@@ -3,14 +3,12 @@ afdscope.routing's Monte Carlo router. Balanced routing needs no draws and is th
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 
-from afdscope.deploy.options import DeployOptions
 from afdscope.errors import AfdscopeError
 from afdscope.sim.options import SimOptions
 from afdscope.specs.model import MoEModel
+from afdscope.specs.skew import RoutingSkew
 
 
 def load_factors(
@@ -49,15 +47,16 @@ def load_factors(
     except AfdscopeError as exc:
         # Name the routing option the imbalance model rejected (exponent, replicas, group limits).
         raise AfdscopeError(f"power-law routing, alpha {sim.alpha:g}: {exc}") from None
-    # The factors are max/mean ≥ 1 by construction; clip float dust so DeployOptions accepts them.
+    # The factors are max/mean ≥ 1 by construction; clip float dust so RoutingSkew accepts them.
     return np.maximum(tokens_f, 1.0), np.maximum(bytes_f, 1.0)
 
 
-def with_drawn_skew(options: DeployOptions, expert_f, comm_f) -> DeployOptions:
-    """The options with drawn routing skew multiplied onto whatever they already carry (the
-    --expert-load-factor / --comm-load-factor flags): one entry per routing draw."""
-    return replace(
-        options,
-        expert_load_factor=np.asarray(options.expert_load_factor) * expert_f,
-        comm_load_factor=np.asarray(options.comm_load_factor) * comm_f,
-    )
+def drawn_skew(base: RoutingSkew, given, expert_f, comm_f) -> RoutingSkew:
+    """The skew a simulated layer runs at: `base` (what the closed form applied) when routing is not
+    drawn; with drawn factors (one per routing draw) multiplied onto factors given by hand, or in place
+    of modelled ones (the draws are the routing; the stragglers and the DP-KV term stay)."""
+    if np.ndim(expert_f) == 0 and np.ndim(comm_f) == 0 and float(expert_f) == float(comm_f) == 1.0:
+        return base
+    if isinstance(given, RoutingSkew):
+        return base.times(expert_f, comm_f)
+    return base.replace(expert_load_factor=np.asarray(expert_f), comm_load_factor=np.asarray(comm_f))

@@ -514,10 +514,12 @@ def test_load_factor_and_replica_flags_reach_the_evaluator(cli, assert_clean_err
         "-f",
         "json",
     )
-    plain = json.loads(cli(*base).stdout)
+    # The balanced ideal is the baseline: by default every evaluation applies a modelled skew.
+    plain = json.loads(cli(*base, "--balanced").stdout)
     skewed = json.loads(cli(*base, "--expert-load-factor", "1.5", "--comm-load-factor", "1.5").stdout)
     assert skewed["tokens_per_s_per_gpu"] < plain["tokens_per_s_per_gpu"]
-    replicas = json.loads(cli(*base, "--redundant-experts", "64").stdout)
+    assert plain["routing_skew"] == "balanced" and skewed["routing_skew"].startswith("given")
+    replicas = json.loads(cli(*base, "--balanced", "--redundant-experts", "64").stdout)
     # 320 expert slots over 64 GPUs: 5 instead of 4 per GPU, × 58 layers × 3·7168·2048 B
     extra = (
         replicas["memory_gb_per_gpu"]["ep"]["routed_experts"]

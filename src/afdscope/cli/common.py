@@ -7,7 +7,7 @@ Library modules are imported inside the functions so `afdscope --help` starts fa
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from afdscope.errors import AfdscopeError
@@ -15,9 +15,13 @@ from afdscope.errors import AfdscopeError
 
 @dataclass
 class Session:
-    """What the root options set for one invocation; the root callback resets it on every run."""
+    """What the root options set for one invocation; the root callback resets it on every run.
+
+    notices: lines (an old flag spelling, a value outside the model's range) that `main()` prints on
+    stderr once the command has succeeded; a failing command prints only its one `error:` line."""
 
     quiet: bool = False
+    notices: list[str] = field(default_factory=list)
 
 
 SESSION = Session()
@@ -25,6 +29,19 @@ SESSION = Session()
 
 def start_session(quiet: bool) -> None:
     SESSION.quiet = quiet
+    SESSION.notices = []
+
+
+def notice(text: str) -> None:
+    """A notice line for stderr (printed even under --quiet: it is about the answer, not progress)."""
+    if text not in session().notices:
+        session().notices.append(text)
+
+
+def flush_notices() -> None:
+    for text in session().notices:
+        print(text, file=sys.stderr)
+    session().notices = []
 
 
 def session() -> Session:
@@ -129,19 +146,60 @@ def paper_options(preset: str, slo_ms, accepted_tokens, step_gap_ms, full_duplex
     )
 
 
-def deploy_options(preset: str, expert_load: float, comm_load: float, redundant: int, **overrides):
-    """A preset with the routing-skew factors (afdscope imbalance prints them) and EPLB replicas."""
+def calibration_name(calibration, preset: str | None) -> str:
+    """--calibration's value; the old --preset spelling still works (one notice line says so)."""
+    name = getattr(calibration, "value", calibration)
+    if preset is None:
+        return name
+    old = preset.strip().lower()
+    if old not in ("default", "paper"):
+        raise AfdscopeError(
+            f"--preset '{preset}': this command's calibrations are default and paper; "
+            "write --calibration default or --calibration paper"
+        )
+    if name != "default" and name != old:
+        raise AfdscopeError(
+            f"--preset {old} and --calibration {name} disagree; give only --calibration {name}"
+        )
+    notice(f"--preset is now --calibration; write --calibration {old} (--preset goes in the next release)")
+    return old
+
+
+def deploy_options(
+    calibration,
+    preset: str | None,
+    balanced: bool,
+    expert_load: float | None,
+    comm_load: float | None,
+    redundant: int,
+    **overrides,
+):
+    """The named calibration with the routing skew the flags ask for and EPLB replicas.
+
+    No load factor and no --balanced: the modelled skew (the default). --balanced: none (the ideal).
+    --expert-load-factor / --comm-load-factor: those factors replace the modelled skew (the one not
+    given is 1; both 1 is the balanced ideal)."""
     from dataclasses import replace
 
     from afdscope.deploy.options import deploy_preset
 
+    name = calibration_name(calibration, preset)
     for flag, value in (("--expert-load-factor", expert_load), ("--comm-load-factor", comm_load)):
         finite(flag, value)
-    base = deploy_preset(preset, **overrides)
+    given = expert_load is not None or comm_load is not None
+    if balanced and given:
+        raise AfdscopeError(
+            "--balanced assumes no routing skew, --expert-load-factor/--comm-load-factor give one; "
+            "drop one of them"
+        )
+    e = 1.0 if expert_load is None else expert_load
+    c = 1.0 if comm_load is None else comm_load
+    base = deploy_preset(name, **overrides)
     return replace(
         base,
-        expert_load_factor=expert_load,
-        comm_load_factor=comm_load,
+        expert_load_factor=e,
+        comm_load_factor=c,
+        balanced=balanced or (given and e == 1.0 and c == 1.0),
         memory=replace(base.memory, redundant_experts=redundant),
     )
 
@@ -156,7 +214,48 @@ def afd_hardware(hardware, attention_hardware, ffn_hardware, value_set: str):
     return load_hardware(attention, value_set), load_hardware(ffn, value_set)
 
 
-def scenario(context, draft, accept, weights, kv, attention):
+def max_position(model) -> int | None:
+    """The longest context the model's config.json declares (max_position_embeddings, at its top level
+    or in a nested text/language config); None when the config gives none."""
+    import json
+
+    try:
+        config = json.loads(Path(model.source).read_text())
+    except (OSError, ValueError, TypeError):
+        return None
+    stack = [config]
+    while stack:
+        node = stack.pop(0)
+        if not isinstance(node, dict):
+            continue
+        for key in ("max_position_embeddings", "max_position_embedding"):
+            if isinstance(node.get(key), int) and node[key] > 0:
+                return node[key]
+        stack += [v for v in node.values() if isinstance(v, dict)]
+    return None
+
+
+def check_context(model, context: int) -> None:
+    """A notice when --context exceeds the longest context the model was built for."""
+    limit = max_position(model)
+    if limit is not None and context > limit:
+        notice(
+            f"notice: --context {context:,} is above {model.name}'s max_position_embeddings {limit:,}; "
+            "the model cannot serve it, the figures extrapolate"
+        )
+
+
+def scenario(
+    context,
+    draft,
+    accept,
+    weights,
+    kv,
+    attention,
+    expert_weights=None,
+    dispatch=None,
+    combine=None,
+):
     """The workload a deployment serves, from the context, MTP and precision flags."""
     from afdscope.specs.scenario import Precision, Scenario
 
@@ -164,12 +263,31 @@ def scenario(context, draft, accept, weights, kv, attention):
         raise AfdscopeError(f"--context {context}: give a positive number of tokens")
     if draft == 0 and accept > 0:
         raise AfdscopeError("--mtp-accept needs --mtp-draft ≥ 1")
+    formats = dict(weights=weights.value, kv=kv.value, attention=attention.value)
+    if expert_weights is not None:
+        formats["expert_weights"] = expert_weights.value
+    if dispatch is not None:
+        formats["dispatch"] = dispatch.value
+    if combine is not None:
+        formats["combine"] = combine.value
     return Scenario(
         context_tokens=context,
         mtp_draft_tokens=draft,
         mtp_acceptance=accept,
-        precision=Precision(weights=weights.value, kv=kv.value, attention=attention.value),
+        precision=Precision(**formats),
     )
+
+
+def check_formats(workload, *devices) -> None:
+    """Every GEMM format the workload asks for exists on every device (FP4 on Hopper does not): an
+    error naming the flag and the device's formats before anything is evaluated."""
+    prec = workload.precision
+    for hw in devices:
+        for flag, dtype in (("--weights", prec.weights), ("--expert-weights", prec.expert_weight_dtype)):
+            try:
+                hw.runnable_dtype(dtype)
+            except AfdscopeError as exc:
+                raise AfdscopeError(f"{flag} {dtype}: {exc}") from None
 
 
 def check_mode(batch, tpot_ms):

@@ -7,13 +7,19 @@ from typing import Annotated
 import typer
 
 from afdscope.cli.common import (
+    check_context,
     check_plot,
+    deploy_options,
     finite,
     progress_after_one_second,
     scenario,
     stop_progress,
 )
 from afdscope.cli.options import (
+    BalancedOpt,
+    CalibrationName,
+    CalibrationOpt,
+    DeployPresetOpt,
     Fmt,
     ForceOpt,
     FormatOpt,
@@ -50,13 +56,20 @@ def map_cmd(
         str, typer.Option("--x", help="X axis (one of the axes listed above).")
     ] = "scale-out-bandwidth",
     y: Annotated[str, typer.Option("--y", help="Y axis.")] = "scale-up-bandwidth",
-    x_range: Annotated[str | None, typer.Option("--x-range", help="LOW:HIGH in the axis' unit.")] = None,
-    y_range: Annotated[str | None, typer.Option("--y-range", help="LOW:HIGH in the axis' unit.")] = None,
+    x_range: Annotated[
+        str | None, typer.Option("--x-range", metavar="LOW:HIGH", help="The range in the axis' unit.")
+    ] = None,
+    y_range: Annotated[
+        str | None, typer.Option("--y-range", metavar="LOW:HIGH", help="The range in the axis' unit.")
+    ] = None,
     points: Annotated[int, typer.Option("--points", min=2, max=128, help="Grid points per axis.")] = 24,
     hardware: Annotated[str, typer.Option("--hardware", help="Base hardware the axes modify.")] = "h800",
     context: Annotated[int, typer.Option("--context", help="Mean KV length per request.")] = 4096,
     tpot_slo_ms: Annotated[float, typer.Option("--tpot-slo-ms", help="TPOT SLO.")] = 50.0,
     max_gpus: MaxGpusOpt = 256,
+    calibration: CalibrationOpt = CalibrationName.default,
+    balanced: BalancedOpt = False,
+    preset: DeployPresetOpt = None,
     fmt: FormatOpt = Fmt.table,
     plot: PlotOpt = None,
     force: ForceOpt = False,
@@ -77,16 +90,17 @@ def map_cmd(
     xr = parse_range("--x-range", x_range, x_axis.default_range)
     yr = parse_range("--y-range", y_range, y_axis.default_range)
     m, hw = load_model(model), load_hardware(hardware)
+    check_context(m, context)
     workload = scenario(context, 0, 0.0, WeightsOpt.fp8, KvOpt.bf16, KvOpt.bf16)
-    from afdscope.deploy.options import DEFAULT_OPTIONS
+    options = deploy_options(calibration, preset, balanced, None, None, 0)
     from afdscope.deploy.step import check_slo
 
     slo_s = tpot_slo_ms * 1e-3
-    check_slo(slo_s, DEFAULT_OPTIONS, 1.0)
+    check_slo(slo_s, options, 1.0)
     update, state = progress_after_one_second()
     x_values, y_values = x_axis.values(*xr, points), y_axis.values(*yr, points)
     result = afd_ep_map(
-        m, hw, workload, slo_s, x_axis, y_axis, x_values, y_values, max_gpus=max_gpus, progress=update
+        m, hw, workload, slo_s, x_axis, y_axis, x_values, y_values, options, max_gpus, progress=update
     )
     stop_progress(state)
     if plot:

@@ -35,6 +35,25 @@ class WeightsOpt(StrEnum):
     fp8 = "fp8"
     bf16 = "bf16"
     fp4 = "fp4"
+    int8 = "int8"
+
+
+class DispatchOpt(StrEnum):
+    fp8 = "fp8"
+    fp4 = "fp4"
+    int8 = "int8"
+    bf16 = "bf16"
+
+
+class CombineOpt(StrEnum):
+    bf16 = "bf16"
+    fp8 = "fp8"
+    int8 = "int8"
+
+
+class CalibrationName(StrEnum):
+    default = "default"
+    paper = "paper"
 
 
 class KvOpt(StrEnum):
@@ -51,6 +70,7 @@ class OverlapOpt(StrEnum):
 class SharedOnOpt(StrEnum):
     attention = "attention"
     ffn = "ffn"
+    dedicated = "dedicated"
 
 
 class RoutingOpt(StrEnum):
@@ -113,9 +133,30 @@ MaxNodesOpt = Annotated[int, typer.Option("--max-ffn-nodes", min=1, max=4096, he
 
 # ---------------------------------------------------------------- one deployment
 
-EpGpusOpt = Annotated[int, typer.Option("--gpus", min=1, help="GPUs in the EP group.")]
-AttnGpusOpt = Annotated[int, typer.Option("--attention-gpus", min=1, help="Attention GPUs.")]
-FfnGpusOpt = Annotated[int, typer.Option("--ffn-gpus", min=1, help="FFN (expert) GPUs.")]
+# GPU counts are bounded as `search --max-gpus` is: no deployment the models describe is larger.
+MAX_GPUS = 4096
+EpGpusOpt = Annotated[int, typer.Option("--gpus", min=1, max=MAX_GPUS, help="GPUs in the EP group.")]
+AttnGpusOpt = Annotated[int, typer.Option("--attention-gpus", min=1, max=MAX_GPUS, help="Attention GPUs.")]
+FfnGpusOpt = Annotated[int, typer.Option("--ffn-gpus", min=1, max=MAX_GPUS, help="FFN (expert) GPUs.")]
+AttnDomainsOpt = Annotated[
+    int,
+    typer.Option(
+        "--attention-domains",
+        min=1,
+        max=MAX_GPUS,
+        help="AFD: attention pools (dividing --attention-gpus) that take turns on the one FFN pool.",
+    ),
+]
+SharedGpusOpt = Annotated[
+    int,
+    typer.Option(
+        "--shared-expert-gpus",
+        min=0,
+        max=MAX_GPUS,
+        help="GPUs that run only the shared experts (AFD: of the FFN hardware; implies "
+        "--shared-experts-on dedicated).",
+    ),
+]
 MicroBatchesOpt = Annotated[int, typer.Option("--micro-batches", min=2, max=4, help="AFD pipeline depth m.")]
 SubNodeOpt = Annotated[bool, typer.Option("--sub-node", help="Allow GPU counts that are not whole nodes.")]
 ExpertTpOpt = Annotated[
@@ -125,7 +166,13 @@ AttnTpOpt = Annotated[
     int, typer.Option("--attention-tp", min=1, max=64, help="Tensor parallelism inside DP attention groups.")
 ]
 SharedOnOptT = Annotated[
-    SharedOnOpt, typer.Option("--shared-experts-on", help="Which side runs the shared experts.")
+    SharedOnOpt | None,
+    typer.Option(
+        "--shared-experts-on",
+        help="Which side runs the shared experts (dedicated: --shared-expert-gpus of their own).  "
+        "[default: attention]",
+        show_default=False,
+    ),
 ]
 EvalOverlapOpt = Annotated[OverlapOpt, typer.Option("--overlap", help="2bo, sbo or nbo.")]
 SimOverlapOpt = Annotated[OverlapOpt, typer.Option("--overlap", help="2bo or nbo.")]
@@ -136,17 +183,49 @@ TpotOpt = Annotated[
 ]
 DraftOpt = Annotated[int, typer.Option("--mtp-draft", min=0, max=8, help="MTP draft tokens per step.")]
 AcceptOpt = Annotated[float, typer.Option("--mtp-accept", min=0.0, max=1.0, help="MTP acceptance rate.")]
-WOpt = Annotated[WeightsOpt, typer.Option("--weights", help="Weight format of the GEMMs.")]
+WOpt = Annotated[WeightsOpt, typer.Option("--weights", help="Weight format of every GEMM.")]
+ExpertWOpt = Annotated[
+    WeightsOpt | None,
+    typer.Option("--expert-weights", help="Routed experts' weight format (default: --weights)."),
+]
+DispatchDtypeOpt = Annotated[
+    DispatchOpt, typer.Option("--dispatch-dtype", help="Format of the activations sent to the experts.")
+]
+CombineDtypeOpt = Annotated[
+    CombineOpt, typer.Option("--combine-dtype", help="Format of the expert outputs sent back.")
+]
 KvDtypeOpt = Annotated[KvOpt, typer.Option("--kv-dtype", help="KV-cache format.")]
 AttnDtypeOpt = Annotated[KvOpt, typer.Option("--attention-dtype", help="Core attention math format.")]
-DeployPresetOpt = Annotated[str, typer.Option("--preset", help="default (calibrated) or paper.")]
+CalibrationOpt = Annotated[
+    CalibrationName,
+    typer.Option(
+        "--calibration", help="Evaluator calibration: default (calibrated kernels) or paper (the paper's)."
+    ),
+]
+# The old spelling of --calibration, kept for one release (a notice says so); hidden from --help.
+DeployPresetOpt = Annotated[
+    str | None, typer.Option("--preset", hidden=True, help="Old spelling of --calibration.")
+]
+BalancedOpt = Annotated[
+    bool,
+    typer.Option("--balanced", help="The balanced ideal: no modelled routing skew (to compare)."),
+]
 StrictOpt = Annotated[bool, typer.Option("--strict", help="Exit 1 when the result is infeasible.")]
 ExpertLoadOpt = Annotated[
-    float,
-    typer.Option("--expert-load-factor", min=1.0, help="Busiest expert GPU's assignments / mean (1/σ)."),
+    float | None,
+    typer.Option(
+        "--expert-load-factor",
+        min=1.0,
+        help="Busiest expert GPU's assignments / mean (1/σ); replaces the modelled skew.",
+    ),
 ]
 CommLoadOpt = Annotated[
-    float, typer.Option("--comm-load-factor", min=1.0, help="Busiest expert GPU's received bytes / mean.")
+    float | None,
+    typer.Option(
+        "--comm-load-factor",
+        min=1.0,
+        help="Busiest expert GPU's received bytes / mean; replaces the modelled skew.",
+    ),
 ]
 RedundantOpt = Annotated[
     int, typer.Option("--redundant-experts", min=0, max=4096, help="EPLB replica slots over the expert GPUs.")

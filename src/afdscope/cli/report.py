@@ -7,11 +7,21 @@ from typing import Annotated
 
 import typer
 
-from afdscope.cli.common import finite, info, progress_after_one_second, split, stop_progress
+from afdscope.cli.common import (
+    calibration_name,
+    finite,
+    info,
+    progress_after_one_second,
+    split,
+    stop_progress,
+)
 from afdscope.cli.options import (
     AttnCandidatesOpt,
+    CalibrationName,
+    CalibrationOpt,
     CandidatesOpt,
     ContextOpt,
+    DeployPresetOpt,
     FfnCandidatesOpt,
     ForceOpt,
     MaxGpusOpt,
@@ -34,6 +44,8 @@ def report_cmd(
     out: Annotated[Path, typer.Option("--out", "-o", help="The HTML file to write.")] = Path("report.html"),
     max_gpus: MaxGpusOpt = 256,
     price: PriceOpt = None,
+    calibration: CalibrationOpt = CalibrationName.default,
+    preset: DeployPresetOpt = None,
     force: ForceOpt = False,
 ) -> None:
     """One self-contained HTML page: verdict, best configurations, Pareto fronts, TPOT budget,
@@ -41,11 +53,12 @@ def report_cmd(
 
     Example: afdscope report --model deepseek-v3 --hardware h800 --context 4096 --tpot-slo-ms 50 -o r.html
     """
-    from afdscope.cost import parse_prices
+    from afdscope.catalog.prices import parse_prices
     from afdscope.report.deployment_report import write_report
     from afdscope.report.search_rows import verdict_line
 
     finite("--tpot-slo-ms", tpot_slo_ms)
+    name = calibration_name(calibration, preset)
     update, state = progress_after_one_second()
     path, data = write_report(
         out,
@@ -58,6 +71,7 @@ def report_cmd(
         ffn_hardware=split(ffn_hardware) or [],
         max_gpus=max_gpus,
         prices=parse_prices(price),
+        preset=name,
         progress=update,
     )
     stop_progress(state)

@@ -7,6 +7,8 @@ from typing import Annotated
 import typer
 
 from afdscope.cli.common import (
+    check_context,
+    check_formats,
     check_plot,
     deploy_options,
     finite,
@@ -21,12 +23,20 @@ from afdscope.cli.options import (
     AcceptOpt,
     AttnCandidatesOpt,
     AttnDtypeOpt,
+    BalancedOpt,
+    CalibrationName,
+    CalibrationOpt,
     CandidatesOpt,
+    CombineDtypeOpt,
+    CombineOpt,
     CommLoadOpt,
     ContextOpt,
     DeployPresetOpt,
+    DispatchDtypeOpt,
+    DispatchOpt,
     DraftOpt,
     ExpertLoadOpt,
+    ExpertWOpt,
     FfnCandidatesOpt,
     Fmt,
     ForceOpt,
@@ -53,24 +63,28 @@ def register(app: typer.Typer) -> None:
 def hardware_list(names: list[str] | None, prices: dict, value_set: str):
     """The named devices, each with its --price (USD per GPU-hour) when one was given."""
     from afdscope.catalog.hardware_catalog import load_hardware
+    from afdscope.catalog.prices import price_for
     from afdscope.cost import with_price
 
     out = []
     for name in split(names) or []:
         hw = load_hardware(name, value_set)
-        out.append(with_price(hw, prices.get(hw.name)))
+        out.append(with_price(hw, price_for(prices, hw.name)))
     return out
 
 
 def _candidates(hardware, attention_hardware, ffn_hardware, price, value_set: str):
     """(both-role, attention, FFN) candidate lists; every --price must name a candidate."""
-    from afdscope.cost import parse_prices
+    from afdscope.catalog.prices import parse_prices
 
     prices = parse_prices(price)
     hws = hardware_list(hardware, prices, value_set)
     attn = hardware_list(attention_hardware, prices, value_set)
     ffn = hardware_list(ffn_hardware, prices, value_set)
-    unknown = set(prices) - {h.name for h in hws + attn + ffn}
+    # Devices by label (one device named twice counts once), compared as parse_prices labels them.
+    labels = {h.name: h for h in hws + attn + ffn}
+    priced = {label.lower() for label in labels} | set(labels)
+    unknown = {label for label in prices if label not in priced and label.lower() not in priced}
     if unknown:
         raise AfdscopeError(
             f"--price for {', '.join(sorted(unknown))}, which is not a candidate; "
@@ -114,12 +128,17 @@ def search_cmd(
     mtp_draft: DraftOpt = 0,
     mtp_accept: AcceptOpt = 0.0,
     weights: WOpt = WeightsOpt.fp8,
+    expert_weights: ExpertWOpt = None,
+    dispatch_dtype: DispatchDtypeOpt = DispatchOpt.fp8,
+    combine_dtype: CombineDtypeOpt = CombineOpt.bf16,
     kv_dtype: KvDtypeOpt = KvOpt.bf16,
     attention_dtype: AttnDtypeOpt = KvOpt.bf16,
     price: PriceOpt = None,
-    preset: DeployPresetOpt = "default",
-    expert_load_factor: ExpertLoadOpt = 1.0,
-    comm_load_factor: CommLoadOpt = 1.0,
+    calibration: CalibrationOpt = CalibrationName.default,
+    balanced: BalancedOpt = False,
+    preset: DeployPresetOpt = None,
+    expert_load_factor: ExpertLoadOpt = None,
+    comm_load_factor: CommLoadOpt = None,
     redundant_experts: RedundantOpt = 0,
     value_set: SetOpt = ValueSetOpt.datasheet,
     fmt: FormatOpt = Fmt.table,
@@ -140,14 +159,21 @@ def search_cmd(
     if (tpot_slo_ms is None) == (min_tokens_per_s_per_user is None):
         raise AfdscopeError("give exactly one of --tpot-slo-ms or --min-tokens-per-s-per-user")
     hws, attn, ffn = _candidates(hardware, attention_hardware, ffn_hardware, price, value_set.value)
-    workload = scenario(context, mtp_draft, mtp_accept, weights, kv_dtype, attention_dtype)
+    workload = scenario(
+        context, mtp_draft, mtp_accept, weights, kv_dtype, attention_dtype,
+        expert_weights, dispatch_dtype, combine_dtype,
+    )  # fmt: skip
+    check_formats(workload, *dict.fromkeys(hws + attn + ffn))
     constraint = Constraint(
         tpot_slo_s=ms_to_s(tpot_slo_ms), min_tokens_per_s_per_user=min_tokens_per_s_per_user
     )
-    options = deploy_options(preset, expert_load_factor, comm_load_factor, redundant_experts)
+    options = deploy_options(
+        calibration, preset, balanced, expert_load_factor, comm_load_factor, redundant_experts
+    )
     check_slo(constraint.tpot_limit_s, options, workload.tokens_per_step)
     update, state = progress_after_one_second()
     m = load_model(model)
+    check_context(m, context)
     space = SearchSpace(max_gpus=max_gpus, max_batch_per_gpu=max_batch)
     result = search(m, workload, constraint, hws, attn or None, ffn or None, space, options, progress=update)
     stop_progress(state)

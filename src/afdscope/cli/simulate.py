@@ -6,23 +6,43 @@ from pathlib import Path
 
 import typer
 
-from afdscope.cli.common import afd_hardware, check_mode, deploy_options, finite, info, ms_to_s, scenario
+from afdscope.cli.common import (
+    afd_hardware,
+    check_context,
+    check_formats,
+    check_mode,
+    deploy_options,
+    finite,
+    info,
+    ms_to_s,
+    scenario,
+)
+from afdscope.cli.evaluate import afd_deployment, ep_deployment
 from afdscope.cli.options import (
     AcceptOpt,
     AlphaOpt,
+    AttnDomainsOpt,
     AttnDtypeOpt,
     AttnGpusOpt,
     AttnHwOpt,
     AttnTpOpt,
+    BalancedOpt,
     BatchOpt,
     BothHwOpt,
+    CalibrationName,
+    CalibrationOpt,
+    CombineDtypeOpt,
+    CombineOpt,
     CommLoadOpt,
     ContextOpt,
     DeployPresetOpt,
+    DispatchDtypeOpt,
+    DispatchOpt,
     DraftOpt,
     EpGpusOpt,
     ExpertLoadOpt,
     ExpertTpOpt,
+    ExpertWOpt,
     FfnGpusOpt,
     FfnHwOpt,
     Fmt,
@@ -117,13 +137,18 @@ def simulate_ep_cmd(
     mtp_draft: DraftOpt = 0,
     mtp_accept: AcceptOpt = 0.0,
     weights: WOpt = WeightsOpt.fp8,
+    expert_weights: ExpertWOpt = None,
+    dispatch_dtype: DispatchDtypeOpt = DispatchOpt.fp8,
+    combine_dtype: CombineDtypeOpt = CombineOpt.bf16,
     kv_dtype: KvDtypeOpt = KvOpt.bf16,
     attention_dtype: AttnDtypeOpt = KvOpt.bf16,
     overlap: SimOverlapOpt = OverlapOpt.two,
     attention_tp: AttnTpOpt = 1,
-    preset: DeployPresetOpt = "default",
-    expert_load_factor: ExpertLoadOpt = 1.0,
-    comm_load_factor: CommLoadOpt = 1.0,
+    calibration: CalibrationOpt = CalibrationName.default,
+    balanced: BalancedOpt = False,
+    preset: DeployPresetOpt = None,
+    expert_load_factor: ExpertLoadOpt = None,
+    comm_load_factor: CommLoadOpt = None,
     redundant_experts: RedundantOpt = 0,
     value_set: SetOpt = ValueSetOpt.datasheet,
     steps: StepsOpt = 20,
@@ -148,18 +173,24 @@ def simulate_ep_cmd(
 
     check_mode(batch_per_gpu, tpot_slo_ms)
     sim = sim_options(steps, seed, jitter_cv, spike_prob, spike_size, routing, alpha, trace, force)
-    workload = scenario(context, mtp_draft, mtp_accept, weights, kv_dtype, attention_dtype)
+    workload = scenario(
+        context, mtp_draft, mtp_accept, weights, kv_dtype, attention_dtype,
+        expert_weights, dispatch_dtype, combine_dtype,
+    )  # fmt: skip
+    options = deploy_options(
+        calibration, preset, balanced, expert_load_factor, comm_load_factor, redundant_experts
+    )
+    m, hw = load_model(model), load_hardware(hardware, value_set.value)
+    check_context(m, context)
+    check_formats(workload, hw)
     result = simulate_ep(
-        load_model(model),
-        load_hardware(hardware, value_set.value),
+        m,
+        ep_deployment(hw, gpus, overlap, attention_tp, redundant_experts),
         workload,
-        gpus,
         batch_per_gpu=batch_per_gpu,
         tpot_slo_s=ms_to_s(tpot_slo_ms),
-        options=deploy_options(
-            preset, expert_load_factor, comm_load_factor, redundant_experts, ep_overlap=overlap.value
-        ),
-        attention_tp=attention_tp,
+        calibration=options.calibration,
+        skew=options.skew,
         sim=sim,
     )
     print_sim(result, fmt, trace)
@@ -180,15 +211,21 @@ def simulate_afd_cmd(
     mtp_draft: DraftOpt = 0,
     mtp_accept: AcceptOpt = 0.0,
     weights: WOpt = WeightsOpt.fp8,
+    expert_weights: ExpertWOpt = None,
+    dispatch_dtype: DispatchDtypeOpt = DispatchOpt.fp8,
+    combine_dtype: CombineDtypeOpt = CombineOpt.bf16,
     kv_dtype: KvDtypeOpt = KvOpt.bf16,
     attention_dtype: AttnDtypeOpt = KvOpt.bf16,
-    shared_experts_on: SharedOnOptT = SharedOnOpt.attention,
+    shared_experts_on: SharedOnOptT = None,
+    attention_domains: AttnDomainsOpt = 1,
     sub_node: SubNodeOpt = False,
     attention_tp: AttnTpOpt = 1,
     expert_tp: ExpertTpOpt = 1,
-    preset: DeployPresetOpt = "default",
-    expert_load_factor: ExpertLoadOpt = 1.0,
-    comm_load_factor: CommLoadOpt = 1.0,
+    calibration: CalibrationOpt = CalibrationName.default,
+    balanced: BalancedOpt = False,
+    preset: DeployPresetOpt = None,
+    expert_load_factor: ExpertLoadOpt = None,
+    comm_load_factor: CommLoadOpt = None,
     redundant_experts: RedundantOpt = 0,
     value_set: SetOpt = ValueSetOpt.datasheet,
     steps: StepsOpt = 20,
@@ -213,27 +250,42 @@ def simulate_afd_cmd(
     check_mode(batch_per_gpu, tpot_slo_ms)
     attention_hw, ffn_hw = afd_hardware(hardware, attention_hardware, ffn_hardware, value_set.value)
     sim = sim_options(steps, seed, jitter_cv, spike_prob, spike_size, routing, alpha, trace, force)
-    workload = scenario(context, mtp_draft, mtp_accept, weights, kv_dtype, attention_dtype)
-    result = simulate_afd(
-        load_model(model),
+    workload = scenario(
+        context, mtp_draft, mtp_accept, weights, kv_dtype, attention_dtype,
+        expert_weights, dispatch_dtype, combine_dtype,
+    )  # fmt: skip
+    options = deploy_options(
+        calibration, preset, balanced, expert_load_factor, comm_load_factor, redundant_experts
+    )
+    m = load_model(model)
+    check_context(m, context)
+    check_formats(workload, attention_hw, ffn_hw)
+    if shared_experts_on is SharedOnOpt.dedicated:
+        raise AfdscopeError(
+            "simulate afd runs the shared experts on the attention or FFN side; for dedicated shared-expert "
+            "GPUs use eval afd --shared-expert-gpus"
+        )
+    deployment = afd_deployment(
         attention_hw,
         ffn_hw,
-        workload,
         attention_gpus,
         ffn_gpus,
         micro_batches,
-        batch_per_gpu=batch_per_gpu,
-        tpot_slo_s=ms_to_s(tpot_slo_ms),
-        options=deploy_options(
-            preset,
-            expert_load_factor,
-            comm_load_factor,
-            redundant_experts,
-            shared_experts_on=shared_experts_on.value,
-        ),
-        whole_nodes=not sub_node,
         attention_tp=attention_tp,
         expert_tp=expert_tp,
+        sub_node=sub_node,
+        redundant_experts=redundant_experts,
+        attention_domains=attention_domains,
+        shared_experts_on=shared_experts_on,
+    )
+    result = simulate_afd(
+        m,
+        deployment,
+        workload,
+        batch_per_gpu=batch_per_gpu,
+        tpot_slo_s=ms_to_s(tpot_slo_ms),
+        calibration=options.calibration,
+        skew=options.skew,
         sim=sim,
     )
     print_sim(result, fmt, trace)

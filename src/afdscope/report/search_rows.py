@@ -36,9 +36,9 @@ def best_rows(s: SearchResult) -> list[dict]:
         if mode.best is None:
             rows.append({"mode": mode.mode, "kind": "none", "configuration": mode.why_none})
             continue
-        rows.append(_row("best tokens/s per GPU", mode.best))
+        rows.append(_row("tokens/s per GPU", mode.best))
         if mode.best_cost is not None and mode.best_cost != mode.best:
-            rows.append(_row("best $ per 1M tokens", mode.best_cost))
+            rows.append(_row("$ per 1M tokens", mode.best_cost))
     keys = list(_row("x", s.ep.best or s.afd.best)) if (s.ep.best or s.afd.best) else ["mode", "kind"]
     return [{k: r.get(k) for k in keys} for r in rows]
 

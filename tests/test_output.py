@@ -1,0 +1,102 @@
+"""The terminal table: human headers with units, readable numbers, fits COLUMNS, explains its short forms;
+and the counting notes every result carries (report.notes)."""
+
+from __future__ import annotations
+
+import pytest
+
+from afdscope.report.output import _two_lines, label, legend_for, number, table_cells
+
+SEARCH = (
+    "search",
+    "--model",
+    "qwen3-235b",
+    "--context",
+    "4096",
+    "--tpot-slo-ms",
+    "50",
+    "--hardware",
+    "h20",
+    "--hardware",
+    "h800",
+    "--price",
+    "h20=1.5",
+    "--price",
+    "h800=2",
+    "--max-gpus",
+    "64",
+)
+
+
+def test_numbers_have_separators_and_no_exponent():
+    assert number(12500.0) == "12,500"
+    assert number(1234567) == "1,234,567"
+    assert number(0.056157) == "0.05616"  # 4 significant digits
+    assert number(0.0000125) == "0.0000125"
+    assert number(49.7) == "49.7"
+    assert number(0.0) == "0"
+    assert "e" not in number(1.25e4) and "e" not in number(3.1e-6)
+
+
+def test_labels_name_units_and_keep_snake_case_out():
+    assert label("tokens_per_s_per_gpu") == "tokens/s per GPU"
+    assert label("tpot_ms") == "TPOT (ms)"
+    assert label("usd_per_million_output_tokens") == "$ per 1M output tokens"
+    assert label("some_new_key") == "some new key"
+    heads, cells = table_cells([{"field": "hfu_ffn", "value": 0.1155}])
+    assert cells == [["FFN HFU (%)", "11.6"]]  # a fraction shown as a percentage, 3 digits
+
+
+def test_two_line_header_width():
+    # "$ per 1M" / "output tokens": the longer line is 13 characters.
+    assert _two_lines("$ per 1M output tokens") == 13
+    assert _two_lines("GPUs") == 4
+
+
+def test_legend_lists_only_the_short_forms_used():
+    text = ["EP56 on h800 (2bo), 68 req/GPU"]
+    legend = legend_for(text)
+    assert any(item.startswith("2bo = two-batch overlap") for item in legend)
+    assert not any(item.startswith("m =") for item in legend)
+    assert any(item.startswith("m =") for item in legend_for(["40×h800 attention + 8×h800 FFN, m=3"]))
+
+
+@pytest.fixture(scope="module")
+def search_at_100(cli):
+    mp = pytest.MonkeyPatch()
+    mp.setenv("COLUMNS", "100")
+    try:
+        r = cli(*SEARCH)
+    finally:
+        mp.undo()
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+def test_search_table_fits_100_columns(search_at_100):
+    table = [line for line in search_at_100.splitlines() if line[:1] in "┏┃┡│└"]
+    assert table and all(len(line) <= 100 for line in table)
+    assert "e+0" not in search_at_100 and "tokens_per_s_per_gpu" not in search_at_100
+
+
+def test_search_headers_are_not_split_inside_a_word(search_at_100):
+    head_lines = [line for line in search_at_100.splitlines() if line.startswith("┃")]
+    columns = [cell.split("┃") for cell in head_lines]
+    headers = [
+        " ".join(piece.strip() for piece in pieces if piece.strip())
+        for pieces in zip(*(c[1:-1] for c in columns), strict=True)
+    ]
+    # Each header read back across its lines is the label itself: no word was folded.
+    assert "tokens/s per GPU" in headers and "$ per 1M output tokens" in headers and "TPOT (ms)" in headers
+    known = {label(k) for k in ("mode", "kind", "configuration", "gpus", "tpot_ms", "bottleneck")}
+    known |= {label(k) for k in ("tokens_per_s_per_gpu", "tokens_per_s_per_user", "hfu_ffn")}
+    known.add(label("usd_per_million_output_tokens"))
+    assert set(headers) <= known
+
+
+def test_search_table_has_a_legend_and_names_dropped_columns(search_at_100):
+    legend = next(line for line in search_at_100.splitlines() if line.startswith("legend:"))
+    assert "2bo = two-batch overlap" in legend
+    # Whatever was dropped to fit is named, with the way to see it.
+    if "not shown at 100 columns" in search_at_100:
+        assert "--format json" in search_at_100

@@ -14,6 +14,7 @@ from __future__ import annotations
 from afdscope.cli import catalog, evaluate, imbalance, paper, report, search, simulate
 from afdscope.cli import map as map_
 from afdscope.cli.root import app, main
+from afdscope.cli_conclusions import register as register_conclusions
 from afdscope.cli_kernels import register as register_kernels
 from afdscope.cli_validate import register as register_validate
 
@@ -27,5 +28,6 @@ map_.register(app)  # map
 report.register(app)  # report
 register_validate(app)  # validate (src/afdscope/cli_validate.py)
 register_kernels(app)  # calibration [fit], op experts|attention (src/afdscope/cli_kernels.py)
+register_conclusions(app)  # paper conclusions (src/afdscope/cli_conclusions.py)
 
 __all__ = ["app", "main"]

@@ -100,3 +100,76 @@ def test_search_table_has_a_legend_and_names_dropped_columns(search_at_100):
     # Whatever was dropped to fit is named, with the way to see it.
     if "not shown at 100 columns" in search_at_100:
         assert "--format json" in search_at_100
+
+
+# --- what every result counts (report.notes) -------------------------------------------------------------
+
+
+def _ep(hw_name: str, gpus: int):
+    from afdscope.catalog.hardware_catalog import load_hardware
+    from afdscope.catalog.model_catalog import load_model
+    from afdscope.deploy.ep import eval_ep
+    from afdscope.specs.deployment import EpDeployment
+    from afdscope.specs.scenario import Scenario
+
+    dep = EpDeployment(hardware=load_hardware(hw_name), gpus=gpus)
+    return eval_ep(load_model("deepseek-v3"), dep, Scenario(context_tokens=4096), tpot_slo_s=0.05)
+
+
+def test_idle_gpus_by_hand():
+    from afdscope.catalog.hardware_catalog import load_hardware
+    from afdscope.report.notes import deployment_unit, idle_gpus
+
+    assert deployment_unit(load_hardware("gb200"))[0] == 72  # NVL72: one scale-up domain of 72
+    assert deployment_unit(load_hardware("h800"))[0] == 8  # HGX node
+    assert idle_gpus(64, 72) == 8 and idle_gpus(144, 72) == 0 and idle_gpus(80, 72) == 64
+    assert idle_gpus(64, 8) == 0
+
+
+def test_notes_say_decode_output_whole_nodes_and_profile():
+    from afdscope.report.notes import counting_notes
+
+    notes = dict(counting_notes(_ep("gb200", 64)))
+    assert "prefill is not sized" in notes["GPUs counted"]
+    assert "output" in notes["tokens counted"]
+    assert "8 GPUs left idle" in notes["whole nodes"] and "72-GPU scale-up domain" in notes["whole nodes"]
+    assert notes["routing skew assumed"].startswith("modelled")
+    assert (
+        "measured on this GPU" in notes["calibration profile"]
+        and "not measured" not in notes["calibration profile"]
+    )
+
+    mi = dict(counting_notes(_ep("mi300x", 64)))
+    assert "none idle" in mi["whole nodes"]  # 8 MI300X nodes of 8
+    profile = mi["calibration profile"]
+    assert profile.startswith("AMD Instinct MI300X: Hopper FP8 profile") and "not measured" in profile
+
+
+def test_expected_error_note_format():
+    from types import SimpleNamespace
+
+    from afdscope.report.notes import expected_error_note
+
+    even = SimpleNamespace(expected_error={"low": -0.2, "high": 0.2, "basis": "b"})
+    assert expected_error_note(even).startswith("±20% ")
+    skewed = SimpleNamespace(expected_error={"low": -0.2688, "high": 0.6275, "basis": "b"})
+    assert expected_error_note(skewed).startswith("−27% / +63% ")
+
+
+def test_eval_table_carries_the_notes(cli):
+    r = cli(
+        "eval",
+        "ep",
+        "--model",
+        "deepseek-v3",
+        "--hardware",
+        "gb200",
+        "--gpus",
+        "64",
+        "--context",
+        "4096",
+        "--tpot-slo-ms",
+        "50",
+    )
+    assert r.returncode == 0, r.stderr
+    assert "8 GPUs left idle" in r.stdout and "prefill is not sized" in r.stdout

@@ -92,9 +92,11 @@ def test_mtp_tokens_per_step_and_tpot():
 def test_memory_infeasible_with_reason():
     r = eval_ep(V3, load_hardware("h100"), CTX, 8, batch_per_gpu=8)
     assert not r.feasible and r.bottleneck == "memory"
-    # 32 experts × 58 layers × 3·7168·2048 B = 81.7 GB of routed experts per GPU, against SGLang's static
-    # pool of 0.79 × 81,559 MiB (nvidia-smi) = 0.79 × 85.52 GB = 67.56 GB.
-    assert any("81.7 GB" in x and "67.6 GB" in x and "85.5 GB" in x for x in r.reasons)
+    # EPLB's usual 1/8 replicas: 288 slots over 8 GPUs, 36 experts × 58 layers × 3·7168·2048 B = 92.0 GB
+    # of routed experts per GPU, more than the 81,559 MiB (nvidia-smi) = 85.52 GB of the device.
+    assert round(36 * 58 * 3 * 7168 * 2048 / 1e9, 1) == 92.0
+    # The experts alone exceed the whole device, and the message says so.
+    assert any("92.0 GB" in x and "85.5 GB on the device" in x for x in r.reasons)
 
 
 def test_kv_capacity_limits_the_batch():
@@ -126,8 +128,9 @@ def test_heterogeneous_afd_memory_per_role():
     r = eval_afd(V3, h20, H800, CTX, 32, 32, 3, batch_per_gpu=60)
     assert r.config["attention_hardware"] == "h20" and r.config["ffn_hardware"] == "h800"
     assert r.memory_gb_per_gpu["attention"]["routed_experts"] == 0
-    # 256 experts over 32 FFN GPUs: 8 per layer × 58 layers × 3·7168·2048 B
-    assert r.memory_gb_per_gpu["ffn"]["routed_experts"] == pytest.approx(8 * 58 * 3 * 7168 * 2048 / 1e9)
+    # 256 experts + the usual 32 EPLB replicas over 32 FFN GPUs: 9 per layer × 58 layers × 3·7168·2048 B
+    assert r.config["redundant_experts"] == 32
+    assert r.memory_gb_per_gpu["ffn"]["routed_experts"] == pytest.approx(9 * 58 * 3 * 7168 * 2048 / 1e9)
 
 
 def test_sub_node_needs_a_flag():
@@ -202,9 +205,10 @@ def test_expert_tp_conserves_flops_and_shards_weights():
     etp4 = evaluate_afd(step3, H800, H800, CTX, 64, 64, 3, 60, whole_nodes=False, expert_tp=4)
     # Same FLOPs over the FFN side: 64 GPUs × FLOPs per GPU per stage.
     assert float(etp4.ffn_flops_per_stage) == pytest.approx(float(base.ffn_flops_per_stage))
-    # 48 experts × 4 shards over 64 GPUs: 3 shards of M/4 per GPU, versus 1 whole expert.
+    # 48 experts + the usual replicas: 54 slots rounded up over the 16 shard groups of 4 GPUs → 64 slots,
+    # 4 shards of M/4 per GPU; without expert TP 64 slots over 64 GPUs, 1 whole expert each.
     per_shard = 56 * 3 * 7168 * (5120 / 4) / 1e9
-    assert etp4.memory_gb_per_gpu["ffn"]["routed_experts"] == pytest.approx(3 * per_shard)
+    assert etp4.memory_gb_per_gpu["ffn"]["routed_experts"] == pytest.approx(4 * per_shard)
     assert base.memory_gb_per_gpu["ffn"]["routed_experts"] == pytest.approx(56 * 3 * 7168 * 5120 / 1e9)
     with pytest.raises(AfdscopeError, match="expert TP"):
         evaluate_afd(step3, H800, H800, CTX, 64, 64, 3, 60, whole_nodes=False, expert_tp=3)

@@ -29,9 +29,18 @@ def test_experts_per_gpu_count_eplb_slots():
     # (256 + 32) / 72 = 4 slots per GPU; AFD: (256 + 0) · 2 shards / 16 GPUs = 32.
     assert EpDeployment(hardware=H800, gpus=72, redundant_experts=32).experts_per_gpu(V3) == 4
     afd = AfdDeployment(
-        attention_hardware=H800, ffn_hardware=H800, attention_gpus=32, ffn_gpus=16, expert_tp=2
+        attention_hardware=H800,
+        ffn_hardware=H800,
+        attention_gpus=32,
+        ffn_gpus=16,
+        expert_tp=2,
+        redundant_experts=0,
     )
     assert afd.experts_per_gpu(V3) == 32
+    # Named none: EPLB's usual 1/8 replicas, rounded up to fill every rank — 288 slots over 8 shard groups
+    # (36 shards per GPU); EP128: 288 → 384 slots, 128 replicas, 3 per GPU.
+    assert afd.replace(redundant_experts=None).experts_per_gpu(V3) == 36
+    assert EpDeployment(hardware=H800, gpus=128).redundant_for(V3) == 128
     assert afd.total_gpus == 48
 
 

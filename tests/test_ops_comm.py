@@ -173,3 +173,19 @@ def test_ascend_transfers_of_the_afd_table():
     ]
     errors = [abs(p * 1e6 / m - 1) for p, m in pairs]
     assert np.median(errors) < 0.26 and max(errors) < 0.29
+
+
+def test_expert_tp_gathers_each_token_once_per_shard_group():
+    # Step-3 (48 experts, top-3) on 16 H800 FFN GPUs with expert TP 8: two shard groups of 24 experts.
+    # A token touches a group with p = 1 − C(24,3)/C(48,3) = 1 − 2024/17296; every GPU of the group
+    # gets each such token once over NVLink, from the GPU whose NIC took it: 7/8 of them.
+    from afdscope.catalog.model_catalog import load_model
+    from afdscope.ops.comm import DEFAULT_COMM, afd_comm
+    from afdscope.specs.scenario import Precision
+
+    step3, h800 = load_model("step3"), load_hardware("h800")
+    fp8 = Precision(weights="fp8", kv="fp8", attention="fp8")
+    c = afd_comm(step3, h800, h800, 128.0, 16, 16, DEFAULT_COMM, "hypergeometric", 8, 1.0, fp8)
+    p = 1 - 2024 / 17296
+    per_token = DEFAULT_COMM.dispatch_bytes(step3.hidden_size, fp8)
+    assert float(c.dispatch_scale_up_bytes) == pytest.approx(16 * 128 * p * 7 / 8 * per_token)

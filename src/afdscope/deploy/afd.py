@@ -15,7 +15,6 @@ adds min(round trip, m·stage) minus one stage per step.
 
 from __future__ import annotations
 
-import math
 from dataclasses import replace
 
 import numpy as np
@@ -109,7 +108,7 @@ def _evaluate_afd(
     attention_tp, expert_tp, micro_batches = dep.attention_tp, dep.expert_tp, dep.micro_batches
     if attention_gpus is None:
         attention_gpus = dep.attention_gpus
-    memory = replace(cal.memory, redundant_experts=dep.redundant_experts)
+    memory = replace(cal.memory, redundant_experts=dep.redundant_for(model))
     _check_tp(model, attention_hw, ffn_hw, attention_gpus, ffn_gpus, attention_tp, expert_tp)
     _check_counts(attention_hw, ffn_hw, attention_gpus, ffn_gpus, micro_batches, dep.whole_nodes)
     prec = scenario.precision
@@ -266,7 +265,7 @@ def _evaluate_afd(
             if attention_hw.name == ffn_hw.name and attention_hw.is_superpod
             else "scale-out",
             "experts_per_ffn_gpu": experts_per_gpu,
-            "redundant_experts": dep.redundant_experts,
+            "redundant_experts": dep.redundant_for(model),
             "shared_experts_on": dep.shared_experts_on,
             "attention_domains": domains,
             "shared_expert_gpus": n_shared,
@@ -295,13 +294,11 @@ def _afd_skew(skew, cal, model, dep, tokens, q, attention_gpus):
     from afdscope.routing.defaults import modelled_skew
 
     n_domain = np.asarray(attention_gpus, dtype=float) / dep.attention_domains
-    slots = math.ceil(model.n_routed_experts * dep.expert_tp / dep.ffn_gpus) * dep.ffn_gpus // dep.expert_tp
-    free = max(slots - model.n_routed_experts, 0)
     return modelled_skew(
         model,
         dep,
         tokens,
-        eplb=max(dep.redundant_experts, free),
+        eplb=dep.redundant_for(model),
         attention_gpus=n_domain,
         query_positions=q,
     )
@@ -368,7 +365,7 @@ def _legacy_split(
         expert_tp=expert_tp,
         shared_experts_on=options.shared_experts_on,
         whole_nodes=whole_nodes,
-        redundant_experts=options.memory.redundant_experts,
+        redundant_experts=options.eplb_slots,
     )
     return dep, options.calibration, options.skew
 

@@ -66,7 +66,7 @@ def _evaluate_ep(
     """Evaluate `deployment` for every batch per GPU (and context) in the broadcast arrays."""
     hw, gpus, attention_tp = deployment.hardware, deployment.gpus, deployment.attention_tp
     cal = calibration
-    memory = replace(cal.memory, redundant_experts=deployment.redundant_experts)
+    memory = replace(cal.memory, redundant_experts=deployment.redundant_for(model))
     prec = scenario.precision
     q = scenario.query_positions
     mb = deployment.micro_batches
@@ -186,7 +186,7 @@ def _evaluate_ep(
             "overlap": deployment.overlap,
             "attention_tp": attention_tp,
             "experts_per_gpu": experts_per_gpu,
-            "redundant_experts": deployment.redundant_experts,
+            "redundant_experts": deployment.redundant_for(model),
             "shared_expert_gpus": n_shared,
             "context_tokens": scenario.context_tokens,
             "mtp_draft_tokens": scenario.mtp_draft_tokens,
@@ -240,7 +240,7 @@ def _legacy_split(hw, gpus, options, attention_tp):
         gpus=gpus,
         overlap=options.ep_overlap,
         attention_tp=attention_tp,
-        redundant_experts=options.memory.redundant_experts,
+        redundant_experts=options.eplb_slots,
     )
     return dep, options.calibration, options.skew
 

@@ -48,6 +48,14 @@ class DeployOptions:
     expert_load_factor: float | np.ndarray = 1.0
     comm_load_factor: float | np.ndarray = 1.0
     balanced: bool = False  # no modelled skew when no factors are given (the ideal)
+    # EPLB replica slots: None takes memory.redundant_experts when > 0, else the usual (specs.deployment).
+    redundant_experts: int | None = None
+
+    @property
+    def eplb_slots(self) -> int | None:
+        if self.redundant_experts is not None:
+            return self.redundant_experts
+        return self.memory.redundant_experts or None
 
     @property
     def calibration(self):

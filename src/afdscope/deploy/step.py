@@ -3,7 +3,6 @@ the search for the largest batch that meets a TPOT SLO."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import numpy as np
@@ -56,8 +55,8 @@ def head_and_mtp_s(
 
 def resolve_skew(skew, calibration, model: MoEModel, deployment, tokens_per_micro_batch, query_positions):
     """The RoutingSkew an evaluation applies: the one given, or — for None, "modelled" or "balanced" —
-    the calibration's default, afdscope's imbalance model (EPLB over the deployment's redundant slots, at
-    least the slots an uneven expert split leaves free) or none."""
+    the calibration's default, afdscope's imbalance model (EPLB over the deployment's redundant slots,
+    the usual ones when it names none) or none."""
     if isinstance(skew, RoutingSkew):
         return skew
     kind = calibration.default_skew if skew is None else skew
@@ -67,15 +66,11 @@ def resolve_skew(skew, calibration, model: MoEModel, deployment, tokens_per_micr
         raise AfdscopeError(f"skew = {skew!r}: give a RoutingSkew, 'modelled' or 'balanced'")
     from afdscope.routing.defaults import modelled_skew
 
-    group = deployment.gpus if deployment.mode == "ep" else deployment.ffn_gpus
-    per_rank = deployment.expert_tp if deployment.mode == "afd" else 1
-    slots = math.ceil(model.n_routed_experts * per_rank / group) * group // per_rank
-    free = max(slots - model.n_routed_experts, 0)
     return modelled_skew(
         model,
         deployment,
         tokens_per_micro_batch,
-        eplb=max(deployment.redundant_experts, free),
+        eplb=deployment.redundant_for(model),
         query_positions=query_positions,
     )
 

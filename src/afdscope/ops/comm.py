@@ -244,7 +244,8 @@ def afd_comm(
     """AFD M2N dispatch (A→F) and N2M combine (F→A) of one micro-batch, balanced routing; vectorised over
     tokens and attention GPU counts. With expert tensor parallelism each assignment fans out over
     NVLink to the `expert_tp` GPUs holding its expert's shards (and their partial outputs return).
-    `load_factor` (max/mean bytes of the busiest FFN GPU, ≥ 1) scales the FFN side's links.
+    `load_factor` (max/mean bytes of the busiest FFN GPU, ≥ 1) scales the FFN side's links. With expert
+    TP each GPU of a shard group receives every token touching its group once over NVLink.
 
     Standard cluster: a token crosses scale-out once per FFN node it touches (P from `dedup`), landing
     on one of the node's NICs, then fans out over NVLink to its experts there; combine mirrors it
@@ -265,6 +266,14 @@ def afd_comm(
     ffn_nic_copies = total_tokens * p / gpus_per_ffn_node * load_factor  # copies on the busiest FFN NIC
     nvlink_share = (1 - 1 / gpus_per_ffn_node) if calibration.local_share_skips_nvlink else 1.0
     nvlink_assignments = assignments_per_ffn_gpu * nvlink_share if gpus_per_ffn_node > 1 else 0.0 * b
+    if expert_tp > 1:
+        # Expert TP: every GPU of a shard group holds a slice of each of the group's experts, so it needs
+        # each token that touches the group once (an all-gather from the GPU whose NIC took it), not once
+        # per assignment; the combine reduces the partial outputs the same way.
+        groups = ffn_gpus // expert_tp
+        p_group = node_touch_probability(model.n_routed_experts, k, groups, dedup)
+        share = (1 - 1 / expert_tp) if calibration.local_share_skips_nvlink else 1.0
+        nvlink_assignments = total_tokens * p_group * share * load_factor
     links = [
         (attention_copies, attention_hw.effective_scale_out_bandwidth),
         (ffn_nic_copies, ffn_hw.effective_scale_out_bandwidth),

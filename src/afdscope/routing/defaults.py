@@ -259,10 +259,11 @@ def modelled_skew(
     else:
         raise AfdscopeError("deployment: give an EpDeployment or an AfdDeployment")
     dp = np.maximum(np.asarray(dp, dtype=float) // deployment.attention_tp, 1.0)
-    redundant = deployment.redundant_experts if eplb is None or eplb is True else int(eplb or 0)
-    if eplb is False and deployment.redundant_experts:
+    given = deployment.redundant_for(model)
+    redundant = given if eplb is None or eplb is True else int(eplb or 0)
+    if eplb is False and given:
         raise AfdscopeError(
-            f"eplb=False with {deployment.redundant_experts} redundant experts: replicas need EPLB; "
+            f"eplb=False with {given} redundant experts: replicas need EPLB; "
             "set redundant_experts=0 or leave eplb unset"
         )
     if isinstance(eplb, int) and not isinstance(eplb, bool) and eplb < 0:

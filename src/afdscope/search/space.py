@@ -16,7 +16,7 @@ from afdscope.deploy.afd import evaluate_afd
 from afdscope.deploy.ep import evaluate_ep
 from afdscope.deploy.result import Evaluation
 from afdscope.errors import AfdscopeError
-from afdscope.specs.deployment import AfdDeployment, EpDeployment
+from afdscope.specs.deployment import AfdDeployment, EpDeployment, eplb_redundant
 from afdscope.specs.hardware import Hardware
 from afdscope.specs.model import MoEModel
 
@@ -89,16 +89,8 @@ class SearchSpace:
 DEFAULT_SPACE = SearchSpace()
 
 
-def eplb_redundant(n_experts: int, group: int, share: float) -> int:
-    """Redundant slots for `share` of the experts over `group` expert ranks, filled up to every rank's
-    ceil: 256 experts, share 1/8 on 72 GPUs → 288 slots → 32; on 128 GPUs → 384 → 128; share 0 → the
-    free slots of an uneven split (256 on 48 → 288 → 32)."""
-    slots = -(-round(n_experts * (1.0 + share)) // group) * group
-    return slots - n_experts
-
-
-def _redundants(model: MoEModel, group: int, space: SearchSpace, given: int) -> list[int]:
-    if given:
+def _redundants(model: MoEModel, group: int, space: SearchSpace, given: int | None) -> list[int]:
+    if given is not None:
         return [given]
     return sorted({eplb_redundant(model.n_routed_experts, group, f) for f in space.eplb_shares})
 
@@ -125,7 +117,7 @@ def ep_groups(model, hardware, scenario, space, options) -> list[Group]:
                 for tp in space.attention_tps(model):
                     if gpus % tp:
                         continue
-                    for redundant in _redundants(model, gpus, space, options.memory.redundant_experts):
+                    for redundant in _redundants(model, gpus, space, options.eplb_slots):
                         dep = EpDeployment(
                             hardware=hw,
                             gpus=gpus,
@@ -161,7 +153,7 @@ def afd_groups(model, attention_hws, ffn_hws, scenario, space, options) -> list[
                             continue
                         for etp in space.expert_tps(model, ffn, f_hw.gpus_per_node):
                             group = max(ffn // etp, 1)
-                            given = options.memory.redundant_experts
+                            given = options.eplb_slots
                             for redundant in _redundants(model, group, space, given):
                                 dep = AfdDeployment(
                                     attention_hardware=a_hw,

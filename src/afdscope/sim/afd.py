@@ -67,7 +67,7 @@ def _simulate_afd(
         routing_seed,
         mode="afd",
         expert_gpus=dep.ffn_gpus,
-        redundant=dep.redundant_experts,
+        redundant=dep.redundant_for(model),
         gpus_per_node=dep.ffn_hardware.gpus_per_node,
     )
     ev = evaluate_afd(model, dep, scenario, batch, calibration, drawn_skew(base, skew, expert_f, comm_f))

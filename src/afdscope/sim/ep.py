@@ -67,7 +67,7 @@ def _simulate_ep(
         routing_seed,
         mode="ep",
         expert_gpus=gpus,
-        redundant=dep.redundant_experts,
+        redundant=dep.redundant_for(model),
     )
     ev = evaluate_ep(model, dep, scenario, batch, calibration, drawn_skew(base, skew, expert_f, comm_f))
 

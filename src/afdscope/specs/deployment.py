@@ -22,6 +22,17 @@ from afdscope.specs.validated import Validated
 Overlap = Literal["2bo", "sbo", "nbo"]
 SharedOn = Literal["attention", "ffn", "dedicated"]
 AFD_MICRO_BATCHES = (2, 3, 4)
+# EPLB's usual replicas when a deployment names none: 1/8 of the experts (DeepSeek's and SGLang's 32 for
+# 256), rounded up so every expert rank's slots are filled (the memory holds ⌈slots / ranks⌉ anyway).
+USUAL_EPLB_SHARE = 0.125
+
+
+def eplb_redundant(n_experts: int, ranks: int, share: float = USUAL_EPLB_SHARE) -> int:
+    """Redundant slots for `share` of the experts over `ranks` expert ranks, filled up to every rank's
+    ceil: 256 experts, share 1/8 on 72 GPUs → 288 slots → 32; on 128 GPUs → 384 → 128; share 0 → the
+    free slots of an uneven split (256 on 48 → 288 → 32)."""
+    slots = -(-round(n_experts * (1.0 + share)) // ranks) * ranks
+    return slots - n_experts
 
 
 class EpDeployment(Validated):
@@ -29,7 +40,8 @@ class EpDeployment(Validated):
 
     overlap: two-batch (2bo: two micro-batches), single-batch (sbo: communication behind the shared
     expert) or none (nbo), paper Table 2. attention_tp: tensor parallelism inside each data-parallel
-    attention group. redundant_experts: EPLB replica slots over the whole EP group, per MoE layer.
+    attention group. redundant_experts: EPLB replica slots over the whole EP group, per MoE layer (None:
+    the usual, `eplb_redundant`; 0: none).
     shared_expert_gpus: GPUs of the same hardware that run only the shared experts for every token
     (CloudMatrix-Infer, xDeepServe); 0 = every EP GPU runs its own tokens' shared experts.
     """
@@ -38,7 +50,7 @@ class EpDeployment(Validated):
     gpus: int
     overlap: Overlap = "2bo"
     attention_tp: int = Field(1, ge=1)
-    redundant_experts: int = Field(0, ge=0)
+    redundant_experts: int | None = Field(None, ge=0)
     shared_expert_gpus: int = Field(0, ge=0)
 
     @model_validator(mode="after")
@@ -60,8 +72,14 @@ class EpDeployment(Validated):
     def total_gpus(self) -> int:
         return self.gpus + self.shared_expert_gpus
 
+    def redundant_for(self, model: MoEModel) -> int:
+        """EPLB replica slots for `model`: the ones given, or the usual."""
+        if self.redundant_experts is not None:
+            return self.redundant_experts
+        return eplb_redundant(model.n_routed_experts, self.gpus)
+
     def experts_per_gpu(self, model: MoEModel) -> int:
-        return math.ceil((model.n_routed_experts + self.redundant_experts) / self.gpus)
+        return math.ceil((model.n_routed_experts + self.redundant_for(model)) / self.gpus)
 
 
 class AfdDeployment(Validated):
@@ -85,7 +103,7 @@ class AfdDeployment(Validated):
     expert_tp: int = 1
     shared_experts_on: SharedOn = "attention"
     whole_nodes: bool = True
-    redundant_experts: int = Field(0, ge=0)
+    redundant_experts: int | None = Field(None, ge=0)  # EPLB slots on the FFN side (None: the usual)
     attention_domains: int = Field(1, ge=1)
     shared_expert_gpus: int = Field(0, ge=0)
 
@@ -113,9 +131,16 @@ class AfdDeployment(Validated):
     def total_gpus(self) -> int:
         return self.attention_gpus + self.ffn_gpus + self.shared_expert_gpus
 
+    def redundant_for(self, model: MoEModel) -> int:
+        """EPLB replica slots for `model` over the FFN side's expert ranks: the ones given, or the usual."""
+        if self.redundant_experts is not None:
+            return self.redundant_experts
+        return eplb_redundant(model.n_routed_experts, max(self.ffn_gpus // self.expert_tp, 1))
+
     def experts_per_gpu(self, model: MoEModel) -> int:
         """Expert shards on one FFN GPU (EPLB replicas included)."""
-        return math.ceil((model.n_routed_experts + self.redundant_experts) * self.expert_tp / self.ffn_gpus)
+        slots = model.n_routed_experts + self.redundant_for(model)
+        return math.ceil(slots * self.expert_tp / self.ffn_gpus)
 
 
 Deployment = EpDeployment | AfdDeployment

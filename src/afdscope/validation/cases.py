@@ -57,7 +57,7 @@ class Case(BaseModel):
     attention_dtype: StatedDtype
     mtp_draft: int = Field(0, ge=0, le=8)
     mtp_accept: float = Field(0.0, ge=0, le=1)
-    redundant_experts: int = Field(0, ge=0)
+    redundant_experts: int | None = Field(None, ge=0)  # empty: not stated (the usual EPLB slots)
     expert_tp: PositiveInt = 1
     shared_experts_on: Literal["attention", "ffn"] | None = None
     published_tpot_ms: PositiveFloat | None = None

@@ -10,8 +10,6 @@ throughput error is reported, to keep one sign convention (positive = afdscope i
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 from pydantic import ValidationError
 
@@ -92,12 +90,11 @@ def case_inputs(case: Case):
         notes.append(f"{hw.name} has no fp8/int8 peak in the catalog: int8 GEMMs run at the BF16 rate")
     if case.network_gb_s_per_gpu is not None:
         hw = hw.model_copy(update={"scale_out_bandwidth": case.network_gb_s_per_gpu * 1e9})
-    base = deploy_preset("default")
     options = deploy_preset(
         "default",
         ep_overlap=case.overlap,
         shared_experts_on=case.shared_experts_on,
-        memory=replace(base.memory, redundant_experts=case.redundant_experts),
+        redundant_experts=case.redundant_experts,
         balanced=case.routing == "balanced",
     )
     return model, hw, scenario, options, notes

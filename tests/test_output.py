@@ -173,3 +173,14 @@ def test_eval_table_carries_the_notes(cli):
     )
     assert r.returncode == 0, r.stderr
     assert "8 GPUs left idle" in r.stdout and "prefill is not sized" in r.stdout
+
+
+def test_map_figure_ticks_are_round_values():
+    from afdscope.report.figures import nice_log_ticks, ratio_ticks, tick_label
+
+    assert nice_log_ticks(12.5, 400) == [20, 50, 100, 200]
+    assert nice_log_ticks(100, 1800) == [100, 200, 500, 1000]
+    assert tick_label(131072) == "131.072k" and tick_label(20000) == "20k" and tick_label(1000) == "1,000"
+    positions, labels = ratio_ticks(1.0)  # AFD/EP from 0.5× to 2×
+    assert labels == ["0.5×", "0.67×", "0.8×", "1×", "1.25×", "1.5×", "2×"]
+    assert positions[0] == -1.0 and positions[3] == 0.0

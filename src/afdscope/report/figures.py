@@ -156,19 +156,78 @@ def plot_pareto(result, path: str | Path) -> Path:
     return _save(fig, path)
 
 
+def nice_log_ticks(lo: float, hi: float) -> list[float]:
+    """Round values for a log axis from lo to hi: 1, 2, 5 × 10ⁿ (1, 10 × 10ⁿ when that gives more than 9)."""
+    if not (lo > 0 and hi > lo):
+        return []
+    decades = range(int(np.floor(np.log10(lo))), int(np.ceil(np.log10(hi))) + 1)
+    for mantissas in ((1, 2, 5), (1, 3), (1,)):
+        ticks = [m * 10.0**d for d in decades for m in mantissas]
+        ticks = [t for t in ticks if lo * (1 - 1e-9) <= t <= hi * (1 + 1e-9)]
+        if len(ticks) <= 9:
+            break
+    return ticks
+
+
+def tick_label(v: float) -> str:
+    """A tick value as written on an axis: 12.5, 200, 1,000, then 10k, 128k."""
+    return f"{v / 1e3:g}k" if v >= 1e4 else f"{v:,g}"
+
+
+def ratio_ticks(span: float) -> tuple[list[float], list[str]]:
+    """Colour-bar ticks of a log₂ AFD/EP scale of half-width `span`: positions (log₂) and "0.5×" labels at
+    round ratios (finer steps only while they leave at most 9 ticks)."""
+    coarse = (0.125, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
+    fine = (0.67, 0.8, 1.25, 1.5)
+    for candidates in (sorted(coarse + fine), coarse):
+        ticks = [r for r in candidates if abs(np.log2(r)) <= span + 1e-9]
+        if len(ticks) <= 9:
+            break
+    return [float(np.log2(r)) for r in ticks], [f"{r:g}×" for r in ticks]
+
+
+def _cell_edges(values: np.ndarray, log: bool) -> np.ndarray:
+    """Edges of the cells `shading="nearest"` draws around grid values (midpoints, geometric on log)."""
+    v = np.log(values) if log else np.asarray(values, dtype=float)
+    if len(v) == 1:
+        mid = np.array([v[0] - 0.5, v[0] + 0.5])
+    else:
+        inner = (v[1:] + v[:-1]) / 2
+        mid = np.r_[2 * v[0] - inner[0], inner, 2 * v[-1] - inner[-1]]
+    return np.exp(mid) if log else mid
+
+
+def _label_offsets(ax, points: list[tuple[float, float]], min_px: float = 11.0) -> list[tuple[float, float]]:
+    """Offsets (points) for marker labels so that labels of nearby markers stack instead of overprinting."""
+    disp = ax.transData.transform(np.asarray(points, dtype=float)) if points else np.zeros((0, 2))
+    offsets: list[tuple[float, float]] = []
+    placed: list[tuple[float, float]] = []  # display position of each placed label
+    for x, y in disp:
+        dy = 4.0
+        while any(abs(x - px) < 60 and abs(y + dy * 1.4 - py) < min_px for px, py in placed):
+            dy += min_px / 1.4
+        placed.append((x, y + dy * 1.4))
+        offsets.append((4.0, dy))
+    return offsets
+
+
 def plot_map(result, path: str | Path, gpu_points=()) -> Path:
-    """Heatmap of AFD/EP (log₂ scale, red = AFD wins), the ratio = 1 contour, the paper's GPUs marked."""
+    """Heatmap of AFD/EP on a log colour scale (red = AFD wins, colour bar in ×), the ratio = 1 contour,
+    the paper's GPUs marked. Cells without a ratio are grey, as the docs say; hatching tells which mode
+    alone is feasible (`//` EP only, `\\\\` AFD only; plain grey: neither)."""
     plt = _pyplot()
     from matplotlib.colors import TwoSlopeNorm
+    from matplotlib.patches import Patch, Rectangle
+    from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator
 
     ratio = result.ratio
-    log_ratio = np.log2(np.where(np.isfinite(ratio) & (ratio > 0), ratio, np.nan))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_ratio = np.log2(np.where(np.isfinite(ratio) & (ratio > 0), ratio, np.nan))
     only_afd = (result.best_afd > 0) & ~(result.best_ep > 0)
     only_ep = (result.best_ep > 0) & ~(result.best_afd > 0)
+    log_ratio = np.where(only_ep, np.nan, log_ratio)  # ratio 0: no AFD point, drawn grey and hatched
     fig, ax = plt.subplots(figsize=(7.5, 5.5))
     span = max(0.5, float(np.nanmax(np.abs(log_ratio))) if np.isfinite(log_ratio).any() else 0.5)
-    # Only one mode feasible: the far end of its side of the scale; neither: grey background.
-    log_ratio = np.where(only_afd, span, np.where(only_ep, -span, log_ratio))
     mesh = ax.pcolormesh(
         result.x_values,
         result.y_values,
@@ -177,32 +236,70 @@ def plot_map(result, path: str | Path, gpu_points=()) -> Path:
         shading="nearest",
         norm=TwoSlopeNorm(vcenter=0.0, vmin=-span, vmax=span),
     )
-    ax.set_facecolor("#dddddd")  # cells where neither mode has a feasible point
-    if np.nanmin(log_ratio) < 0 < np.nanmax(log_ratio):
+    ax.set_facecolor("#dddddd")  # cells without a ratio
+    legend = []
+    xe, ye = _cell_edges(result.x_values, result.x.log), _cell_edges(result.y_values, result.y.log)
+    for mask, hatch, name in ((only_ep, "//", "EP only feasible"), (only_afd, "\\\\", "AFD only feasible")):
+        for i, j in zip(*np.nonzero(mask), strict=True):
+            cell = Rectangle((xe[j], ye[i]), xe[j + 1] - xe[j], ye[i + 1] - ye[i], fill=False, lw=0)
+            cell.set_hatch(hatch)
+            cell.set_edgecolor("#777777")
+            ax.add_patch(cell)
+        if mask.any():
+            legend.append(Patch(facecolor="#dddddd", hatch=hatch, edgecolor="#555555", label=name))
+    neither = ~(result.best_ep > 0) & ~(result.best_afd > 0)
+    if neither.any():
+        legend.append(Patch(facecolor="#dddddd", edgecolor="#555555", label="neither feasible"))
+    finite = np.isfinite(log_ratio)
+    if finite.any() and np.nanmin(log_ratio) < 0 < np.nanmax(log_ratio):
         cs = ax.contour(result.x_values, result.y_values, log_ratio, levels=[0.0], colors="k", linewidths=1.5)
         ax.clabel(cs, fmt={0.0: "AFD = EP"}, fontsize=7)
+    for log, set_scale, axis_obj, values in (
+        (result.x.log, ax.set_xscale, ax.xaxis, result.x_values),
+        (result.y.log, ax.set_yscale, ax.yaxis, result.y_values),
+    ):
+        if log:
+            set_scale("log")
+            lo, hi = float(np.min(values)), float(np.max(values))
+            axis_obj.set_major_locator(FixedLocator(nice_log_ticks(lo, hi)))
+            axis_obj.set_major_formatter(lambda v, _pos: tick_label(v))
+            axis_obj.set_minor_locator(NullLocator())
+            axis_obj.set_minor_formatter(NullFormatter())
     # GPUs that share a point (same bandwidths) get one marker with all their names.
     at: dict[tuple[float, float], list[str]] = {}
     for name, px, py in gpu_points:
         at.setdefault((px, py), []).append(name)
-    for (px, py), names in at.items():
+    spots = sorted(at, key=lambda p: (p[1], p[0]))
+    ax.figure.canvas.draw()  # the transforms the label placement reads
+    for (px, py), offset in zip(spots, _label_offsets(ax, spots), strict=True):
         ax.plot(px, py, "k^", ms=6)
-        ax.annotate("/".join(names), (px, py), textcoords="offset points", xytext=(4, 4), fontsize=7)
-    from matplotlib.ticker import NullFormatter
-
-    for log, set_scale, axis_obj in (
-        (result.x.log, ax.set_xscale, ax.xaxis),
-        (result.y.log, ax.set_yscale, ax.yaxis),
-    ):
-        if log:
-            set_scale("log")
-            axis_obj.set_minor_formatter(NullFormatter())
+        ax.annotate(
+            "/".join(at[(px, py)]),
+            (px, py),
+            textcoords="offset points",
+            xytext=offset,
+            fontsize=7,
+            bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.75},
+        )
     ax.set_xlabel(f"{result.x.name} ({result.x.unit})" if result.x.unit else result.x.name)
     ax.set_ylabel(f"{result.y.name} ({result.y.unit})" if result.y.unit else result.y.name)
-    fig.colorbar(mesh, ax=ax, label="log₂(best AFD / best EP tokens/s per GPU)")
+    bar = fig.colorbar(mesh, ax=ax, label="AFD / EP tokens/s per GPU (×, log scale)")
+    positions, labels = ratio_ticks(span)
+    bar.set_ticks(positions, labels=labels)
+    if legend:
+        ax.legend(
+            handles=legend, fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=3, frameon=False
+        )
     inputs = result.inputs
+    axes_kinds = {result.x.kind, result.y.kind}
+    fixed = []
+    if "slo" not in axes_kinds:
+        fixed.append(f"TPOT ≤ {inputs['tpot_slo_ms']:g} ms")
+    if "context" not in axes_kinds:
+        fixed.append(f"context {inputs['context_tokens']:,}")
     ax.set_title(
-        f"Where AFD pays: {inputs['model']} on {inputs['hardware']} (TPOT ≤ {inputs['tpot_slo_ms']:g} ms)",
+        f"Where AFD pays: {inputs['model']} on {inputs['hardware']}"
+        + (f" ({', '.join(fixed)})" if fixed else ""),
         fontsize=10,
     )
     return _save(fig, path)

@@ -18,8 +18,14 @@ class _Fmt(StrEnum):
     json = "json"
 
 
-calibration_app = typer.Typer(help="Kernel-model errors against the measured tables; refit the profiles.")
-op_app = typer.Typer(help="One operator on one GPU (for checking against kernel benchmarks).")
+calibration_app = typer.Typer(
+    help="Kernel-model errors against the measured tables; refit the profiles.\n\n"
+    "Example: afdscope calibration --format table"
+)
+op_app = typer.Typer(
+    help="One operator on one GPU (for checking against kernel benchmarks).\n\n"
+    "Example: afdscope op experts --model deepseek-v3 --hardware h800 --experts 8 --tokens-per-expert 64"
+)
 
 
 @calibration_app.callback(invoke_without_command=True)

@@ -9,7 +9,9 @@ import typer
 from afdscope.cli.common import print_fields
 from afdscope.cli.options import Fmt, FormatOpt, SetOpt, ValueSetOpt
 
-model_app = typer.Typer(help="One model's spec.", no_args_is_help=True)
+model_app = typer.Typer(
+    help="One model's spec.\n\nExample: afdscope model show deepseek-v3", no_args_is_help=True
+)
 hardware_app = typer.Typer(
     help="List the hardware catalog, or show one device.\n\nExample: afdscope hardware --hardware-set paper",
     invoke_without_command=True,

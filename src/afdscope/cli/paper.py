@@ -26,7 +26,10 @@ from afdscope.cli.options import (
     ValueSetOpt,
 )
 
-paper_app = typer.Typer(help="The analyses of arXiv 2602.09721, reproduced.", no_args_is_help=True)
+paper_app = typer.Typer(
+    help="The analyses of arXiv 2602.09721, reproduced.\n\nExample: afdscope paper matrix --preset paper",
+    no_args_is_help=True,
+)
 
 
 def register(app: typer.Typer) -> None:

@@ -115,6 +115,8 @@ def build_command():
         for param in getattr(cmd, "params", []):
             if param.param_type_name == "option" and param.metavar is None:
                 param.metavar = _metavar(param)
+            elif param.param_type_name == "argument" and param.metavar is None:
+                param.metavar = param.name.upper()
         sub = getattr(cmd, "commands", None)
         if sub:
             if cmd is command:

@@ -158,6 +158,12 @@ def search_cmd(
     finite("--min-tokens-per-s-per-user", min_tokens_per_s_per_user)
     if (tpot_slo_ms is None) == (min_tokens_per_s_per_user is None):
         raise AfdscopeError("give exactly one of --tpot-slo-ms or --min-tokens-per-s-per-user")
+    for flag, value in (
+        ("--tpot-slo-ms", tpot_slo_ms),
+        ("--min-tokens-per-s-per-user", min_tokens_per_s_per_user),
+    ):
+        if value is not None and value <= 0:
+            raise AfdscopeError(f"{flag} {value:g}: give a positive number")
     hws, attn, ffn = _candidates(hardware, attention_hardware, ffn_hardware, price, value_set.value)
     workload = scenario(
         context, mtp_draft, mtp_accept, weights, kv_dtype, attention_dtype,

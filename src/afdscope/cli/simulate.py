@@ -76,7 +76,9 @@ from afdscope.cli.options import (
 from afdscope.errors import AfdscopeError
 
 simulate_app = typer.Typer(
-    help="Simulate decode steps (SimPy): jitter, spikes, routing skew, pipeline bubbles.",
+    help="Simulate decode steps (SimPy): jitter, spikes, routing skew, pipeline bubbles.\n\n"
+    "Example: afdscope simulate ep --model deepseek-v3 --hardware h800 --gpus 144 --context 4096 "
+    "--batch-per-gpu 128 --jitter-cv 0.05",
     no_args_is_help=True,
 )
 

@@ -143,7 +143,8 @@ def test_weight_dtype_scales_routed_bytes(dsv3, dtype, scale):
 def test_kv_per_request_deepseek_v3(dsv3):
     # 61 layers x (512 + 64) latent elements x 2 bytes = 70272 bytes per token
     assert kv_bytes_per_request(dsv3, 8192, FP8) == 8192 * 70272
-    assert kv_bytes_per_request(dsv3, 8192, Precision(kv="fp8")) == 8192 * 70272 / 2
+    # FlashMLA's FP8 cache: 512 FP8 latent + 4 FP32 scales + 64 BF16 RoPE = 656 B per token and layer.
+    assert kv_bytes_per_request(dsv3, 8192, Precision(kv="fp8")) == 8192 * 61 * 656
     # an MTP module in use keeps one more full layer
     assert kv_bytes_per_request(dsv3, 8192, FP8, mtp_layers=1) == 8192 * 62 * 1152
     got = kv_bytes_per_request(dsv3, np.array([1024, 8192]), FP8)

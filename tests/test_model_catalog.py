@@ -101,7 +101,10 @@ KV_BF16 = {
 def test_kv_bytes_per_token(name):
     m = load_model(name)
     assert m.kv_bytes_per_token() == KV_BF16[name]
-    assert m.kv_bytes_per_token(1) == KV_BF16[name] / 2
+    if m.attention.kind == "mla":  # FlashMLA's FP8 cache: 656 of the BF16 1,152 B per token and layer
+        assert m.kv_bytes_per_token(1) == KV_BF16[name] * 656 / 1152
+    else:
+        assert m.kv_bytes_per_token(1) == KV_BF16[name] / 2
 
 
 def test_attention_kinds():
@@ -115,8 +118,15 @@ def test_attention_kinds():
     ("name", "report_bytes"), [("step3", 2.56e8), ("deepseek-v3", 2.88e8), ("qwen3-235b", 7.89e8)]
 )
 def test_step3_report_kv_at_8k_fp8(name, report_bytes):
-    # Step-3 report: KV per request at 8K context, FP8 (MFA vs MLA vs GQA).
-    assert 8192 * load_model(name).kv_bytes_per_token(1) == pytest.approx(report_bytes, rel=0.005)
+    # Step-3 report: KV per request at 8K context, FP8 (MFA vs MLA vs GQA), counting elements × 1 B.
+    m = load_model(name)
+    elements = 8192 * m.num_layers * m.attention.kv_elements_per_token_layer()
+    assert elements == pytest.approx(report_bytes, rel=0.005)
+    if m.attention.kind == "mla":
+        # As FlashMLA stores an FP8 cache: + FP32 scales per 128 latent values, RoPE kept in BF16.
+        assert m.kv_bytes_per_token(1) == m.num_layers * 656
+    else:
+        assert 8192 * m.kv_bytes_per_token(1) == elements
 
 
 def test_windows_and_layer_patterns():

@@ -8,6 +8,7 @@ figures leave them out, and are offered separately as `mtp_params`.
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, model_validator
@@ -58,6 +59,13 @@ class AttentionSpec(BaseModel):
         return 2 * self.num_kv_heads * self.head_dim
 
     def kv_bytes_per_token_layer(self, kv_dtype_bytes: float = 2) -> float:
+        """KV bytes one token costs one layer, as decode kernels store it. FP8 MLA (FlashMLA's FP8 cache,
+        DeepSeek-V3.2): the latent in FP8 with one FP32 scale per 128 values, the RoPE part kept in
+        BF16 — 512 + 4·4 + 64·2 = 656 B for DeepSeek (not 576). Otherwise elements × bytes per element
+        (FP8 GQA caches carry per-tensor scales only)."""
+        if self.kind == "mla" and kv_dtype_bytes == 1:
+            latent = self.kv_lora_rank
+            return latent + math.ceil(latent / 128) * 4.0 + self.qk_rope_head_dim * 2.0
         return self.kv_elements_per_token_layer() * kv_dtype_bytes
 
     def params(self, hidden_size: int) -> int:

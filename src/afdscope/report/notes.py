@@ -125,3 +125,29 @@ def counting_notes(result) -> list[tuple[str, str]]:
         profiles = [profile_note(hw, result.calibration, _kernel_format(result)) for hw in hws]
         notes.append(("calibration profile", "; ".join(profiles)))
     return notes
+
+
+# Throughput real routing costs against balanced routing in published deployments: SGLang large-scale EP
+# blog 2025-05 (DeepSeek-V3 on 96 H100: 20 % slower than balanced, 5 % with simulated perfect EPLB) and
+# xDeepServe arXiv 2508.02520 (EPLB cuts forward latency 40 % on CloudMatrix384); the rows of
+# calibration/expert_load_skew.csv, summarised in spec beyond.md §F as "skew costs 5–40 % in practice".
+PUBLISHED_SKEW_COST = (0.05, 0.40)
+
+
+def published_share_range() -> tuple[float, float]:
+    """The share of balanced throughput published deployments keep under real routing: (0.60, 0.95)."""
+    low, high = PUBLISHED_SKEW_COST
+    return 1.0 - high, 1.0 - low
+
+
+LIMITATIONS = (
+    "Decode only: prefill, its GPUs and its interference with decode are not modelled.",
+    "Steady state at one context length: no request-length distribution, admission or queueing; the batch "
+    "is the largest that meets the SLO.",
+    "Kernel efficiencies come from calibration profiles fitted on a few GPUs; other GPUs inherit them "
+    "(see 'calibration profile'), and the expected error is the spread of a handful of published "
+    "deployments, not a guarantee.",
+    "Routing skew is modelled from a power-law expert popularity, not measured on your traffic.",
+    "Rental prices are list prices per GPU-hour; power, networking and idle GPUs of partly used nodes "
+    "are not costed.",
+)

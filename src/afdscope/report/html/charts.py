@@ -7,6 +7,7 @@ import numpy as np
 
 from afdscope.deploy.budget import CATEGORIES
 from afdscope.deploy.result import DeploymentResult
+from afdscope.report.figures import ratio_ticks, tick_label
 from afdscope.report.html.style import (
     AFD_COLOUR,
     CATEGORY_COLOURS,
@@ -153,6 +154,23 @@ def sensitivity_figure(data):
                 ),
             )
         )
+    from afdscope.report.notes import published_share_range
+
+    lo, hi = published_share_range()
+    for mode, y in sens.tokens_per_s_per_gpu.items():
+        balanced = float(y[-1])
+        if balanced > 0:  # what published deployments keep of balanced throughput
+            fig.add_hrect(
+                y0=lo * balanced,
+                y1=hi * balanced,
+                fillcolor=colours[mode],
+                opacity=0.10,
+                line_width=0,
+                layer="below",
+                annotation_text=f"{mode.upper()}: published {lo:.0%}–{hi:.0%} of balanced",
+                annotation_position="bottom left",
+                annotation_font_size=10,
+            )
     fig.update_layout(
         xaxis_title="σ = mean / max expert-GPU load (1 = balanced)",
         yaxis_title="tokens/s per GPU under the SLO",
@@ -194,7 +212,11 @@ def map_figure(view):
             zmax=span,
             colorscale="RdBu",
             reversescale=True,
-            colorbar={"title": {"text": "log₂ AFD/EP"}},
+            colorbar={
+                "title": {"text": "AFD/EP ×"},
+                "tickvals": ratio_ticks(span)[0],
+                "ticktext": ratio_ticks(span)[1],
+            },
             customdata=custom,
             text=status,
             hovertemplate=(
@@ -209,13 +231,24 @@ def map_figure(view):
         go.Scatter(
             x=[mx],
             y=[my],
-            mode="markers+text",
+            mode="markers",
             marker={"symbol": "x", "size": 14, "color": "#000", "line": {"width": 2}},
-            text=["this deployment"],
-            textposition="top right",
             name="this deployment",
             hovertemplate=f"{esc(view.hardware)}: {xl} {mx:g}, {yl} {my:g}<extra></extra>",
         )
+    )
+    fig.add_annotation(  # on a white box: legible over any cell colour
+        x=np.log10(mx) if r.x.log else mx,
+        y=np.log10(my) if r.y.log else my,
+        text="this deployment",
+        showarrow=True,
+        arrowhead=0,
+        ax=40,
+        ay=-28,
+        bgcolor="rgba(255,255,255,0.9)",
+        bordercolor="#000",
+        borderwidth=1,
+        font={"size": 12, "color": "#000"},
     )
     for update, ax, values, title in (
         (fig.update_xaxes, r.x, r.x_values, xl),
@@ -228,7 +261,7 @@ def map_figure(view):
                 "tickvals": [lo * 2**k for k in range(int(np.log2(hi / lo) + 1e-9) + 1)],
                 "ticktext": None,
             }
-            ticks["ticktext"] = [f"{v:g}" for v in ticks["tickvals"]]
+            ticks["ticktext"] = [tick_label(v) for v in ticks["tickvals"]]
         update(type="log" if ax.log else "linear", title_text=title, **ticks)
     fig.update_layout(height=520, plot_bgcolor="#dddddd", showlegend=False)
     return fig

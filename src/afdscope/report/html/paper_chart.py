@@ -89,8 +89,11 @@ def paper_figure(view):
             text=f"dead zone from N_F = K = {bounds.dead_zone_start:g}: HFU ≈ {floor:.1%}",
             showarrow=True,
             arrowhead=2,
-            ax=60,
+            # Point the text inwards so that it stays inside the plot, whichever end the dead zone is at.
+            ax=-80 if start > len(n_f) / 2 else 80,
             ay=-50,
+            xanchor="right" if start > len(n_f) / 2 else "left",
+            bgcolor="rgba(255,255,255,0.85)",
         )
     if view.ceiling.n_ffn_nodes is not None:
         fig.add_trace(
@@ -108,7 +111,12 @@ def paper_figure(view):
             ),
             secondary_y=False,
         )
-    fig.update_xaxes(type="log", title_text="FFN nodes N_F", dtick=math.log10(2))
+    # Round ticks: 1, 2, 4, … (every other doubling when there are more than 10).
+    doublings = [2**k for k in range(int(math.log2(max(1.0, float(n_f.max())))) + 1) if 2**k >= n_f.min() / 2]
+    doublings = doublings[:: 1 if len(doublings) <= 10 else 2]
+    fig.update_xaxes(
+        type="log", title_text="FFN nodes N_F", tickvals=doublings, ticktext=[f"{v:,}" for v in doublings]
+    )
     fig.update_yaxes(title_text="FFN-side HFU (%)", rangemode="tozero", secondary_y=False)
     fig.update_yaxes(title_text="normalised intensity", rangemode="tozero", secondary_y=True)
     fig.update_layout(height=460, hovermode="closest")

@@ -69,12 +69,14 @@ def side_by_side(data) -> str:
     ]
     head = "<tr><th></th>" + "".join(f"<th>best {name}</th>" for name, _ in cols) + "</tr>"
     body = []
-    for label, cell in rows:
-        tds = "".join(
-            f"<td>{cell(m.best)}</td>" if m.best is not None else f"<td>{esc(m.why_none)}</td>"
-            for _, m in cols
-        )
-        body.append(f"<tr><td>{esc(label)}</td>{tds}</tr>")
+    for i, (label, cell) in enumerate(rows):
+        tds = []
+        for _, m in cols:
+            if m.best is not None:
+                tds.append(f"<td>{cell(m.best)}</td>")
+            elif i == 0:  # a mode with no valid setup: its reason once, over all its rows
+                tds.append(f'<td class="none" rowspan="{len(rows)}">no valid setup: {esc(m.why_none)}</td>')
+        body.append(f"<tr><td>{esc(label)}</td>{''.join(tds)}</tr>")
     stats = "".join(
         f"<td>{fmt(m.evaluated)} evaluated, {fmt(m.feasible)} feasible, {len(m.pareto)} on the front</td>"
         for _, m in cols
@@ -127,21 +129,29 @@ def budget_tables(data) -> str:
 
 
 def derived_table(data) -> str:
+    from afdscope.report.notes import published_share_range
+
     sens = data.sensitivity
     if not sens.derived:
         return ""
+    lo, hi = published_share_range()
     head = (
         "<tr><th>configuration</th><th>EPLB</th><th>tokens per MoE layer</th><th>σ (1 / expert max/mean)</th>"
-        "<th>bytes max/mean</th><th>tokens/s per GPU</th><th>vs balanced</th></tr>"
+        "<th>bytes max/mean</th><th>tokens/s per GPU</th><th>vs balanced</th>"
+        f"<th>published: {lo:.0%}–{hi:.0%} of balanced</th></tr>"
     )
     rows = []
     for d in sens.derived:
         share = sens.share_of_balanced(d)
+        check = (
+            "within" if lo <= share <= hi else ("below: more skew than published" if share < lo else "above")
+        )
         eplb = f"+{d.redundant} slots" if d.eplb else "none"
         rows.append(
             f"<tr><td>best {d.mode.upper()}</td><td>{eplb}</td><td class='num'>{fmt(d.tokens)}</td>"
             f"<td class='num'>{d.sigma:.3f}</td><td class='num'>{fmt(d.comm_load_factor)}</td>"
-            f"<td class='num'>{fmt(d.tokens_per_s_per_gpu)}</td><td class='num'>{share:.0%}</td></tr>"
+            f"<td class='num'>{fmt(d.tokens_per_s_per_gpu)}</td><td class='num'>{share:.0%}</td>"
+            f"<td>{check}</td></tr>"
         )
     return f"<table>{head}{''.join(rows)}</table>"
 
@@ -164,5 +174,45 @@ def paper_text(paper) -> str:
     )
 
 
+def value_text(v) -> str:
+    """A setting's value in words: lists joined by commas, mappings as "key value" pairs, numbers by
+    `fmt`; never a Python repr."""
+    from afdscope.report.output import label
+
+    if isinstance(v, dict):
+        return "; ".join(f"{label(str(k))} {value_text(x)}" for k, x in v.items()) or "none"
+    if isinstance(v, list | tuple):
+        return ", ".join(value_text(x) for x in v) or "none"
+    if isinstance(v, bool | int | float):
+        return fmt(v)
+    return str(v)
+
+
 def kv_table(items) -> str:
-    return "<table>" + "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in items) + "</table>"
+    """Key / value rows; snake_case keys written as words (`report.output.label`)."""
+    from afdscope.report.output import label
+
+    rows = "".join(f"<tr><th>{esc(label(str(k)))}</th><td>{esc(value_text(v))}</td></tr>" for k, v in items)
+    return f"<table>{rows}</table>"
+
+
+def notes_table(data) -> str:
+    """What each best configuration counts and assumes (`report.notes.counting_notes`), a column per
+    mode; a row equal for both modes is written once."""
+    from afdscope.report.notes import counting_notes
+
+    s = data.search
+    bests = [(name, m.best) for name, m in (("AFD", s.afd), ("EP", s.ep)) if m.best is not None]
+    if not bests:
+        return ""
+    notes = [dict(counting_notes(r)) for _, r in bests]
+    head = "<tr><th></th>" + "".join(f"<th>best {name}</th>" for name, _ in bests) + "</tr>"
+    body = []
+    for topic in notes[0]:
+        values = [n.get(topic, "—") for n in notes]
+        if len(set(values)) == 1:
+            cells = f'<td colspan="{len(values)}">{esc(values[0])}</td>'
+        else:
+            cells = "".join(f"<td>{esc(v)}</td>" for v in values)
+        body.append(f"<tr><td>{esc(topic)}</td>{cells}</tr>")
+    return '<table class="side">' + head + "".join(body) + "</table>"

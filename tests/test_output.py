@@ -154,6 +154,8 @@ def test_expected_error_note_format():
     assert expected_error_note(even).startswith("±20% ")
     skewed = SimpleNamespace(expected_error={"low": -0.2688, "high": 0.6275, "basis": "b"})
     assert expected_error_note(skewed).startswith("−27% / +63% ")
+    nil = SimpleNamespace(expected_error={"low": -0.23, "high": -0.004, "basis": "b"})
+    assert expected_error_note(nil).startswith("−23% / 0% ")
 
 
 def test_eval_table_carries_the_notes(cli):

@@ -76,8 +76,14 @@ def expected_error_note(result) -> str:
     if math.isclose(-low, high, abs_tol=5e-3):
         band = f"±{high:.0%}"
     else:
-        band = f"{'−' if low < 0 else '+'}{abs(low):.0%} / {'−' if high < 0 else '+'}{abs(high):.0%}"
+        band = f"{_signed(low)} / {_signed(high)}"
     return f"{band} (predicted / actual − 1; {e.get('basis', '')})"
+
+
+def _signed(x: float) -> str:
+    """A fraction as a signed percentage with a real minus sign: +63%, −27%, 0%."""
+    pct = round(x * 100)
+    return "0%" if pct == 0 else f"{'−' if pct < 0 else '+'}{abs(pct)}%"
 
 
 def _kernel_format(result) -> str:

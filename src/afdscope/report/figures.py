@@ -37,6 +37,17 @@ def _save(fig, path: str | Path) -> Path:
     return atomic_write(path, buf.getvalue())
 
 
+def _doubling_ticks(axis, lo: float, hi: float) -> None:
+    """Ticks 1, 2, 4, … written as numbers (not 2⁰, 2¹, …); every other doubling beyond 10 ticks."""
+    from matplotlib.ticker import FixedLocator, NullLocator
+
+    ticks = [2.0**k for k in range(int(np.floor(np.log2(lo))), int(np.ceil(np.log2(hi))) + 1)]
+    ticks = ticks[:: 1 if len(ticks) <= 10 else 2]
+    axis.set_major_locator(FixedLocator(ticks))
+    axis.set_major_formatter(lambda v, _pos: tick_label(v))
+    axis.set_minor_locator(NullLocator())
+
+
 def plot_curve(curve: RankCurve, bounds: RegimeBoundaries, title: str, path: str | Path) -> Path:
     """HFU and normalised intensity vs N_F, regimes shaded, dead zone named (paper Fig. 4/5)."""
     plt = _pyplot()
@@ -44,16 +55,19 @@ def plot_curve(curve: RankCurve, bounds: RegimeBoundaries, title: str, path: str
     fig, ax = plt.subplots(figsize=(8, 4.5))
     # Shade each run of equal regime.
     edges = np.flatnonzero(np.diff(curve.regime)) + 1
+    drawn = []
     for start, stop in zip(np.r_[0, edges], np.r_[edges, len(n_f)], strict=True):
         name = REGIMES[int(curve.regime[start])]
-        ax.axvspan(n_f[start] - 0.5, n_f[stop - 1] + 0.5, color=_REGIME_COLOURS[name], lw=0)
-    for name, colour in _REGIME_COLOURS.items():
-        ax.fill_between([], [], color=colour, label=name.replace("_", " "))
+        ax.axvspan(n_f[start] / 2**0.5, n_f[stop - 1] * 2**0.5, color=_REGIME_COLOURS[name], lw=0)
+        drawn.append(name)
+    for name in dict.fromkeys(drawn):  # the legend lists only the regimes drawn
+        ax.fill_between([], [], color=_REGIME_COLOURS[name], label=name.replace("_", " "))
     ax.plot(n_f, curve.hfu * 100, "o-", color="#1f4e79", ms=3, label="HFU (%)")
     bad = ~curve.feasible
     if bad.any():
         ax.plot(n_f[bad], curve.hfu[bad] * 100, "x", color="#c0392b", label="fails a memory check")
     ax.set_xscale("log", base=2)
+    _doubling_ticks(ax.xaxis, float(n_f.min()), float(n_f.max()))
     ax.set_xlabel("FFN nodes N_F")
     ax.set_ylabel("HFU (%)")
     ax.set_ylim(0, max(105, float(curve.hfu.max()) * 110))
@@ -99,7 +113,9 @@ def plot_matrix(cells: Sequence[Ceiling], path: str | Path, title: str = "AFD FF
         label = "—" if c.hfu_ceiling is None else f"{c.hfu_ceiling:.1%}"
         if c.memory_limited:
             label += "\nHBM " + ("cap" if c.memory_limited == "hbm_capacity" else "bw")
-        ax.text(j, i, label, ha="center", va="center", fontsize=7)
+        # White on the dark half of the colour map, black elsewhere.
+        dark = c.hfu_ceiling is not None and c.hfu_ceiling > 0.55
+        ax.text(j, i, label, ha="center", va="center", fontsize=7, color="white" if dark else "black")
     im = ax.imshow(grid, cmap="YlGn", vmin=0, vmax=100, aspect="auto")
     ax.set_xticks(range(len(models)), models, rotation=30, ha="right", fontsize=8)
     ax.set_yticks(range(len(hws)), hws, fontsize=8)
@@ -120,10 +136,15 @@ def plot_imbalance(grid: ImbalanceGrid, path: str | Path) -> Path:
             c = colours[k % len(colours)]
             ax.plot(grid.lam[sel], grid.alpha_ep[sel], "-", color=c, label=f"EP σ={s:g}")
             ax.plot(grid.lam[sel], grid.alpha_afd[sel], "o", color=c, ms=3, label=f"AFD σ={s:g}")
-        ax.set_title(f"N_F = {int(nf)}")
-        ax.set_xlabel("λ")
-    axes[0][0].set_ylabel("throughput factor α")
+        ax.set_title(f"N_F = {int(nf)} FFN nodes", fontsize=9)
+        ax.set_xlabel("λ = N_A / N_F (attention nodes per FFN node)")
+    axes[0][0].set_ylabel("throughput factor α (1 = balanced)")
     axes[0][-1].legend(fontsize=6)
+    fig.suptitle(
+        "Load imbalance: throughput factor α of EP (line) and AFD with whole-node scaling (dots), "
+        "σ = mean/max expert-GPU load",
+        fontsize=10,
+    )
     return _save(fig, path)
 
 

@@ -682,5 +682,66 @@ def deepep_error_rows() -> list[ErrorRow]:
     return out
 
 
+# --- Ascend: public kernel-level figures ------------------------------------------------------------
+
+ASCEND_HARDWARE = "ascend-910c"
+# hopper/attention.bf16 keys the ascend entry keeps (no public Ascend kernel figure measures them)
+ASCEND_ATTENTION_INHERITED = ("hbm_efficiency", "projection_efficiency", "overhead_us")
+
+
+def ascend_kernel_rows() -> list[dict[str, str]]:
+    """calibration/public/ascend_kernels.csv: one public kernel-level Ascend figure per row, with source."""
+    rows = _read(resources.files(__package__) / "public" / "ascend_kernels.csv")
+    for r in rows:
+        if not r.get("source"):
+            raise AfdscopeError(f"ascend_kernels.csv: row {r.get('kernel')!r} has no source")
+    return rows
+
+
+def fit_ascend(write: bool = False) -> dict:
+    """The ascend profile entries that public kernel figures determine, {(kernel, fmt): (values, stats,
+    measured_on)}; with `write`, rewrite them into calibration/profiles/ascend.yaml.
+
+    attention.bf16.compute_efficiency = AMLA's achieved MLA-decode rate (a Cube-bound shape, so the core
+    MMA term alone) / the catalog's BF16 peak of ascend-910c. One figure sets one value: the residual is 0
+    by construction and nothing is held out. The entry's other values are hopper/attention.bf16's, copied
+    (no Ascend figure measures them). GEMM entries and small_ops have no public kernel figure here and stay
+    inherited (no entry written). Nothing is fitted to end-to-end throughput."""
+    rows = [r for r in ascend_kernel_rows() if r["used_for"] == "attention.bf16.compute_efficiency"]
+    if len(rows) != 1 or rows[0]["quantity"] != "achieved_tflops":
+        raise AfdscopeError("ascend_kernels.csv: expected one achieved_tflops row for attention.bf16")
+    peak = _hw(ASCEND_HARDWARE).peak_flops("bf16")
+    e_core = float(rows[0]["value"]) * 1e12 / peak
+    hopper = load_profile("hopper")["attention"]["bf16"]
+    values = {k: hopper[k] for k in ASCEND_ATTENTION_INHERITED} | {"compute_efficiency": round(e_core, 4)}
+    order = ("hbm_efficiency", "compute_efficiency", "projection_efficiency", "overhead_us")
+    values = {k: values[k] for k in order}
+    stats = {
+        "fitted": ["compute_efficiency"],
+        "inherited_from_hopper": list(ASCEND_ATTENTION_INHERITED),
+        "train": {"n": 1, "median_abs_error": 0.0, "max_abs_error": 0.0},
+        "held_out": {"n": 0},
+    }
+    results = {("attention", "bf16"): (values, stats, [ASCEND_HARDWARE])}
+    if write:
+        data = load_profile("ascend")
+        old = (data.get("attention") or {}).get("bf16", {})
+        data.setdefault("attention", {})["bf16"] = values | {
+            "measured_on": [ASCEND_HARDWARE],
+            "source": old.get("source", ""),
+            "fit": stats | {k: v for k, v in old.get("fit", {}).items() if k == "note"},
+        }
+        path = Path(str(_profiles_dir() / "ascend.yaml"))
+        header = [ln for ln in path.read_text(encoding="utf-8").splitlines() if ln.startswith("#")]
+        path.write_text(
+            "\n".join(header) + "\n" + yaml.safe_dump(data, sort_keys=False, width=110), encoding="utf-8"
+        )
+        from afdscope.calibration.profiles import attention_entry, small_ops_entry
+
+        for cached in (load_profile, gemm_kernel, attention_entry, small_ops_entry):
+            cached.cache_clear()
+    return results
+
+
 if __name__ == "__main__":
     main()

@@ -1,6 +1,7 @@
 """`afdscope report`: the page is self-contained and says what it should; every number behind it — the
 step budget, memory headroom, σ sweep, derived σ — checked against the evaluator's fields by hand."""
 
+import html
 import re
 from dataclasses import replace
 
@@ -387,3 +388,11 @@ def test_report_to_a_folder_is_an_error(tmp_path, cli, assert_clean_error):
     d.mkdir()
     r = cli(*BASE, "--tpot-slo-ms", "50", "-o", str(d), "--force")
     assert_clean_error(r, "folder")
+
+
+def test_the_page_tests_the_papers_conclusions(data, page):
+    assert len(data.conclusions) == 3
+    assert 'id="conclusions"' in page
+    for claim in data.conclusions:
+        assert claim.verdict in ("holds", "partly", "does not hold")
+        assert html.escape(claim.reason) in page

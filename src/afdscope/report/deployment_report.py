@@ -61,6 +61,8 @@ class ReportData:
     generated_at: str
     seconds: float = 0.0
     notes: tuple[str, ...] = field(default_factory=tuple)
+    # The paper's three conclusions on afdscope's quick grid (search.conclusions.QUICK_GRID).
+    conclusions: tuple = ()
 
 
 def _load_devices(names, prices, value_set):
@@ -199,7 +201,11 @@ def build_report(
         ),
     }
     now = now or _dt.datetime.now(_dt.UTC)
+    from afdscope.search.conclusions import QUICK_GRID, paper_conclusions
+
+    conclusions = tuple(paper_conclusions(QUICK_GRID))
     return ReportData(
+        conclusions=conclusions,
         search=result,
         budgets=analysis.budgets,
         headroom=analysis.headroom,

@@ -61,6 +61,17 @@ def verdict_sentence(s: SearchResult) -> str:
     )
 
 
+def conclusions_table(claims) -> str:
+    """One row per claim: the claim, its verdict, the reason."""
+    if not claims:
+        return ""
+    rows = "".join(
+        f"<tr><td>{esc(c.claim)}</td><td><b>{esc(c.verdict)}</b></td><td>{esc(c.reason)}</td></tr>"
+        for c in claims
+    )
+    return f'<table id="conclusions"><tr><th>claim</th><th>verdict</th><th>why</th></tr>{rows}</table>'
+
+
 def render_report(data) -> str:
     """The whole page for a `deployment_report.ReportData`."""
     s = data.search
@@ -125,6 +136,11 @@ def render_report(data) -> str:
         "changed (compact per-cell search, <code>search.map.afd_ep_map</code>); red: AFD wins, "
         "blue: EP wins, grey: neither is feasible. The cross marks this deployment.</p>",
         charts["map"],
+        "<h2>The paper's conclusions, end to end</h2>",
+        '<p class="note">The three conclusions of arXiv 2602.09721 tested in tokens/s per GPU and $ per 1M '
+        "on afdscope's quick grid (DeepSeek-V3 and Step-3 on H800 and GB200 at 50 ms); "
+        "<code>afdscope paper conclusions</code> runs the full grid.</p>",
+        conclusions_table(data.conclusions),
         "<h2>Limitations</h2>",
         '<ul class="note">' + "".join(f"<li>{esc(t)}</li>" for t in LIMITATIONS) + "</ul>",
         "<h2>Inputs and settings</h2>",

@@ -5,7 +5,7 @@ import pytest
 
 from afdscope.catalog.hardware_catalog import load_hardware
 from afdscope.catalog.model_catalog import load_model
-from afdscope.deploy.options import DEFAULT_OPTIONS
+from afdscope.deploy.calibration import DEFAULT_CALIBRATION
 from afdscope.errors import AfdscopeError
 from afdscope.search.map import _cell_best, afd_ep_map, axis, paper_gpu_points
 from afdscope.specs.scenario import Scenario
@@ -33,7 +33,7 @@ def test_vectorised_inner_axis_equals_cell_by_cell():
     for i, yv in enumerate(ys):
         for j, xv in enumerate(xs):
             hw = H800.model_copy(update={"scale_out_bandwidth": xv * 1e9, "hbm_bandwidth": yv * 1e12})
-            ep, afd = _cell_best(V3, hw, CTX, DEFAULT_OPTIONS, 256, 0.05, None)
+            ep, afd = _cell_best(V3, hw, CTX, DEFAULT_CALIBRATION, None, 256, 0.05, None)
             assert r.best_ep[i, j] == pytest.approx(ep[0]) and r.best_afd[i, j] == pytest.approx(afd[0])
 
 

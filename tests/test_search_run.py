@@ -6,11 +6,12 @@ import pytest
 
 from afdscope.catalog.hardware_catalog import load_hardware
 from afdscope.catalog.model_catalog import load_model
-from afdscope.cost import parse_prices, usd_per_million_tokens, with_price
+from afdscope.catalog.prices import parse_prices
+from afdscope.cost import usd_per_million_tokens, with_price
 from afdscope.deploy.ep import eval_ep
-from afdscope.deploy.options import deploy_preset
 from afdscope.errors import AfdscopeError
 from afdscope.search import Constraint, SearchSpace, search
+from afdscope.specs.deployment import AfdDeployment, EpDeployment
 from afdscope.specs.scenario import Scenario
 
 V3 = load_model("deepseek-v3")
@@ -20,12 +21,12 @@ SMALL = SearchSpace(max_gpus=64, max_batch_per_gpu=256)
 
 def test_a_grid_with_one_feasible_point_returns_it():
     h200 = load_hardware("h200")
-    nbo = deploy_preset("default", ep_overlap="nbo")
-    t1 = eval_ep(V3, h200, CTX, 8, batch_per_gpu=1, options=nbo).tpot_ms
-    t2 = eval_ep(V3, h200, CTX, 8, batch_per_gpu=2, options=nbo).tpot_ms
+    nbo = EpDeployment(hardware=h200, gpus=8, overlap="nbo")
+    t1 = eval_ep(V3, nbo, CTX, batch_per_gpu=1).tpot_ms
+    t2 = eval_ep(V3, nbo, CTX, batch_per_gpu=2).tpot_ms
     assert t2 > t1
     space = SearchSpace(max_gpus=8, max_batch_per_gpu=2, ep_overlaps=("nbo",), eplb_shares=(0.0,))
-    r = search(V3, CTX, Constraint(tpot_slo_s=(t1 + t2) / 2e3), [h200], space=space, options=nbo)
+    r = search(V3, CTX, Constraint(tpot_slo_s=(t1 + t2) / 2e3), [h200], space=space)
     assert r.ep.feasible == 1 and r.ep.best.batch_per_gpu == 1 and r.ep.best.config["gpus"] == 8
     assert r.afd.best is None and r.verdict.winner == "ep"
 
@@ -54,8 +55,7 @@ def test_pareto_fronts_are_non_dominated_and_sorted():
 
 def test_paper_headline_h800_deepseek_v3_is_ep_under_balanced_routing():
     # The paper's accounting routes tokens evenly; under that assumption EP wins on H800.
-    balanced = deploy_preset("default", balanced=True)
-    r = search(V3, CTX, Constraint(tpot_slo_s=0.05), [load_hardware("h800")], options=balanced)
+    r = search(V3, CTX, Constraint(tpot_slo_s=0.05), [load_hardware("h800")], skew="balanced")
     assert r.verdict.winner == "ep" and r.verdict.ratio < 1
     assert "AFD is limited by" in r.verdict.reason
 
@@ -85,7 +85,7 @@ def test_cost_per_million_tokens_worked_example():
     # 144 GPUs × $2/h over 144 × 2,000 tokens/s: 288 / (288,000 · 3600) · 1e6 = $0.2778 per 1M tokens.
     assert usd_per_million_tokens(144 * 2.0, 144 * 2000) == pytest.approx(288 / (288_000 * 3600) * 1e6)
     h800 = load_hardware("h800")  # $2.0 per GPU-hour in the catalog
-    r = eval_ep(V3, h800, CTX, 144, batch_per_gpu=64)
+    r = eval_ep(V3, EpDeployment(hardware=h800, gpus=144), CTX, batch_per_gpu=64)
     expected = 144 * 2.0 / (r.tokens_per_s_per_gpu * 144 * 3600) * 1e6
     assert r.usd_per_million_output_tokens == pytest.approx(expected)
 
@@ -94,7 +94,8 @@ def test_heterogeneous_cost_split_adds_up():
     from afdscope.deploy.afd import eval_afd
 
     h20, h800 = load_hardware("h20"), load_hardware("h800")
-    r = eval_afd(V3, h20, h800, CTX, 32, 16, 3, batch_per_gpu=60)
+    dep = AfdDeployment(attention_hardware=h20, ffn_hardware=h800, attention_gpus=32, ffn_gpus=16)
+    r = eval_afd(V3, dep, CTX, batch_per_gpu=60)
     split = r.usd_per_million_by_role
     assert split["attention"] + split["ffn"] == pytest.approx(r.usd_per_million_output_tokens)
     # Attention: 32 × $0.8/h; FFN: 16 × $2.0/h — the ratio of the two shares.

@@ -163,7 +163,6 @@ def search(
 ):
     """The best EP and AFD deployments of `model` over candidate `hardware` (names or specs) under a TPOT
     SLO in seconds, their Pareto fronts and a verdict on both throughput and cost (`SearchResult`)."""
-    from afdscope.deploy.options import deploy_preset
     from afdscope.search import Constraint, SearchSpace
     from afdscope.search import search as _search
 
@@ -179,7 +178,7 @@ def search(
         attention_hardware=[load_hardware(h) for h in attention_hardware] if attention_hardware else None,
         ffn_hardware=[load_hardware(h) for h in ffn_hardware] if ffn_hardware else None,
         space=SearchSpace(max_gpus=max_gpus),
-        options=deploy_preset("default", balanced=balanced),
+        skew="balanced" if balanced else None,
     )
 
 

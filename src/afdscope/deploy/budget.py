@@ -12,7 +12,7 @@ Time (`step_budget`): every role's step is cut into five parts that add up to th
   m stages) plus the once-per-step fill; EP the 2BO trailing block (what the step has beyond its layers);
 * **idle** — waiting for the other role's compute: AFD m·(max(t_a, t_f) − own stage time); on the FFN
   side also the dense layers and the LM head / MTP, which run on the attention GPUs; EP none;
-* **overhead** — the fixed per-step work no operator model covers (`DeployOptions.step_overhead_s`).
+* **overhead** — the fixed per-step work no operator model covers (`Calibration.step_overhead_s`).
 
 Memory (`memory_headroom`): usable = HBM − max(framework reserve, named buffers) (ops.memory); headroom =
 usable − weights − KV of the batch, per GPU of each role — the accounting `max_batch_per_gpu` uses.
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from afdscope.deploy.options import DeployOptions
+from afdscope.deploy.calibration import DEFAULT_CALIBRATION, Calibration
 from afdscope.deploy.result import DeploymentResult, Evaluation
 from afdscope.errors import AfdscopeError
 from afdscope.ops.memory import kv_bytes_per_request
@@ -61,11 +61,11 @@ class LayerTimes:
     layer_s: float
 
 
-def layer_times(ev: Evaluation, options: DeployOptions) -> LayerTimes:
+def layer_times(ev: Evaluation, calibration: Calibration) -> LayerTimes:
     a, f = _scalar(ev.attention_s), _scalar(ev.ffn_s)
     d, c = _scalar(ev.dispatch_s), _scalar(ev.combine_s)
     if ev.mode == "afd":
-        link = max(d, c) if options.comm.full_duplex else d + c
+        link = max(d, c) if calibration.comm.full_duplex else d + c
         stage = max(a, f, link)
     else:
         link = d + c
@@ -84,10 +84,10 @@ def layer_times(ev: Evaluation, options: DeployOptions) -> LayerTimes:
     )
 
 
-def layer_split(ev: Evaluation, options: DeployOptions) -> dict[str, dict[str, float]]:
+def layer_split(ev: Evaluation, calibration: Calibration) -> dict[str, dict[str, float]]:
     """Role → one MoE layer's time cut into compute, exposed communication, bubbles and idle (s); each
     role's parts add up to `layer_s`. Roles: "ep", or "attention" and "ffn"."""
-    t = layer_times(ev, options)
+    t = layer_times(ev, calibration)
     m, layer = t.micro_batches, t.layer_s
     if t.mode == "ep":
         compute = m * (t.attention_s + t.ffn_s)
@@ -138,15 +138,15 @@ class StepBudget:
         return self.budget_s - self.step_s
 
 
-def step_budget(ev: Evaluation, model: MoEModel, options: DeployOptions, tpot_limit_s: float) -> StepBudget:
+def step_budget(ev: Evaluation, model: MoEModel, calibration: Calibration, tpot_limit_s: float) -> StepBudget:
     """The step of one evaluated configuration (0-d arrays) split per role into `CATEGORIES`."""
     step, serial = _scalar(ev.step_s), _scalar(ev.serial_s)
     dense = _scalar(ev.dense_layer_s)
     n_moe, n_dense = model.n_moe_layers, model.n_dense_layers
-    per_layer = layer_split(ev, options)
+    per_layer = layer_split(ev, calibration)
     layer = _scalar(ev.layer_s)
     fill = max(step - serial - n_moe * layer - n_dense * dense, 0.0)
-    overhead = options.step_overhead_s
+    overhead = calibration.step_overhead_s
     head = serial - overhead  # LM head and MTP drafts
     per_step = {}
     for role, parts in per_layer.items():
@@ -163,7 +163,7 @@ def step_budget(ev: Evaluation, model: MoEModel, options: DeployOptions, tpot_li
         step_s=step,
         tokens_per_step=float(ev.tokens_per_step),
         budget_s=tpot_limit_s * float(ev.tokens_per_step),
-        layers=layer_times(ev, options),
+        layers=layer_times(ev, calibration),
         per_layer=per_layer,
         per_step=per_step,
         moe_layers=n_moe,
@@ -187,7 +187,7 @@ def memory_headroom(
     model: MoEModel,
     hardware: dict[str, Hardware],
     scenario: Scenario,
-    options: DeployOptions,
+    calibration: Calibration = DEFAULT_CALIBRATION,
 ) -> dict[str, dict[str, float]]:
     """Role → GB per GPU: usable HBM, weights, buffers, KV (the batch's), used and headroom = usable −
     used. `hardware`: role → device ("ep", or "attention" and "ffn")."""

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from afdscope.deploy.options import DeployOptions
+from afdscope.deploy.calibration import Calibration
 from afdscope.deploy.result import Evaluation
 from afdscope.errors import AfdscopeError
 from afdscope.ops.experts import gemm_time_s, mlp_time_s
@@ -75,22 +75,22 @@ def resolve_skew(skew, calibration, model: MoEModel, deployment, tokens_per_micr
     )
 
 
-def shared_experts_s(model: MoEModel, hw: Hardware, tokens, scenario: Scenario, options: DeployOptions):
+def shared_experts_s(model: MoEModel, hw: Hardware, tokens, scenario: Scenario, calibration: Calibration):
     """The shared experts of one MoE layer over `tokens` rows on `hw` (0 for models without them)."""
     if not model.n_shared_experts:
         return np.zeros_like(np.asarray(tokens, dtype=float))
     width = model.n_shared_experts * model.shared_intermediate_size
-    return mlp_time_s(hw, tokens, model.hidden_size, width, scenario.precision, options.gemm)
+    return mlp_time_s(hw, tokens, model.hidden_size, width, scenario.precision, calibration.gemm)
 
 
-def check_slo(tpot_slo_s: float, options: DeployOptions, tokens_per_step: float) -> None:
+def check_slo(tpot_slo_s: float, calibration: Calibration, tokens_per_step: float) -> None:
     if tpot_slo_s <= 0:
         raise AfdscopeError(f"TPOT SLO {tpot_slo_s * 1e3:g} ms: give a positive SLO")
-    floor = options.step_overhead_s / tokens_per_step
+    floor = calibration.step_overhead_s / tokens_per_step
     if tpot_slo_s <= floor:
         raise AfdscopeError(
             f"TPOT SLO {tpot_slo_s * 1e3:g} ms is below the fixed per-step overhead "
-            f"({options.step_overhead_s * 1e3:g} ms / {tokens_per_step:g} tokens per step "
+            f"({calibration.step_overhead_s * 1e3:g} ms / {tokens_per_step:g} tokens per step "
             f"= {floor * 1e3:.3g} ms); raise the SLO"
         )
 

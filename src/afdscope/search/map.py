@@ -15,12 +15,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from afdscope.deploy.afd import evaluate_afd
+from afdscope.deploy.calibration import DEFAULT_CALIBRATION, Calibration
 from afdscope.deploy.ep import evaluate_ep
-from afdscope.deploy.options import DEFAULT_OPTIONS, DeployOptions
 from afdscope.errors import AfdscopeError
+from afdscope.search._options import split
+from afdscope.specs.deployment import AfdDeployment, EpDeployment
 from afdscope.specs.hardware import Hardware
 from afdscope.specs.model import MoEModel
 from afdscope.specs.scenario import Scenario
+from afdscope.specs.skew import RoutingSkew
 
 
 @dataclass(frozen=True)
@@ -124,7 +127,8 @@ def _cell_best(
     model: MoEModel,
     hw: Hardware,
     scenario: Scenario,
-    options: DeployOptions,
+    calibration: Calibration,
+    skew: RoutingSkew | str | None,
     max_gpus: int,
     slo_s,
     context,
@@ -135,7 +139,8 @@ def _cell_best(
     ep_best = afd_best = 0.0
     b_ep = _BATCHES[None, :, None]
     for gpus in (g for g in _EP_GPU_COUNTS if g <= max_gpus and g % unit == 0):
-        ev = evaluate_ep(model, hw, scenario, gpus, b_ep, options, context_tokens=context)
+        dep = EpDeployment(hardware=hw, gpus=gpus)
+        ev = evaluate_ep(model, dep, scenario, b_ep, calibration, skew, context_tokens=context)
         ok = ev.meets(slo_s)
         ep_best = np.maximum(ep_best, _best(ev.tokens_per_s_per_gpu, ok, (1, 2)))
     m = 3
@@ -145,9 +150,15 @@ def _cell_best(
         if ffn + unit > max_gpus:
             break
         attn = np.arange(unit, max_gpus - ffn + 1, unit, dtype=float)[None, None, :]
-        ev = evaluate_afd(
-            model, hw, hw, scenario, attn, ffn, m, b_afd, options, context_tokens=context, whole_nodes=False
+        dep = AfdDeployment(
+            attention_hardware=hw,
+            ffn_hardware=hw,
+            attention_gpus=unit,
+            ffn_gpus=ffn,
+            micro_batches=m,
+            whole_nodes=False,
         )
+        ev = evaluate_afd(model, dep, scenario, b_afd, calibration, skew, context, attention_gpus=attn)
         ok = ev.meets(slo_s)
         afd_best = np.maximum(afd_best, _best(ev.tokens_per_s_per_gpu, ok, (1, 2)))
     return np.atleast_1d(ep_best), np.atleast_1d(afd_best)
@@ -162,13 +173,23 @@ def afd_ep_map(
     y: Axis,
     x_values: np.ndarray,
     y_values: np.ndarray,
-    options: DeployOptions = DEFAULT_OPTIONS,
+    calibration: Calibration = DEFAULT_CALIBRATION,
     max_gpus: int = 256,
     progress: Callable[[int, int], None] | None = None,
+    skew: RoutingSkew | str | None = None,
 ) -> MapResult:
-    """The AFD/EP ratio over x × y (values in user units). The inner axis is vectorised when it can be."""
+    """The AFD/EP ratio over x × y (values in user units) under `calibration` and `skew` (None: the
+    calibration's default). The inner axis is vectorised when it can be. Transitional: a `DeployOptions`
+    in the calibration's place is split; the map fixes its deployments' structure, so it may name none."""
     if x.name == y.name:
         raise AfdscopeError(f"--x and --y are both '{x.name}'; choose two different axes")
+    parts = split(calibration, skew)
+    if (parts.redundant_experts, parts.shared_experts_on, parts.ep_overlap) != (None, "attention", "2bo"):
+        raise AfdscopeError(
+            "the map's compact search fixes each deployment's structure (2BO EP, the usual EPLB slots, "
+            "shared experts with attention); give calibration and skew only"
+        )
+    calibration, skew = parts.calibration, parts.skew
     # Loop over the outer axis; vectorise the inner one when its kind allows.
     swap = x.vectorised and not y.vectorised
     outer, inner = (y, x) if swap else (x, y)
@@ -181,12 +202,12 @@ def afd_ep_map(
             col = np.asarray(inner_values, dtype=float).reshape(-1, 1, 1)
             args = _apply(inner, col, m_i, h_i, s_i, slo_i, ctx_i)
             if args[0] is not None:
-                ep[i], afd[i] = _cell_best(args[0], args[1], args[2], options, max_gpus, args[3], args[4])
+                ep[i], afd[i] = _cell_best(*args[:3], calibration, skew, max_gpus, args[3], args[4])
         else:
             for j, iv in enumerate(inner_values):
                 args = _apply(inner, iv, m_i, h_i, s_i, slo_i, ctx_i)
                 if args[0] is not None:
-                    e, a = _cell_best(args[0], args[1], args[2], options, max_gpus, args[3], args[4])
+                    e, a = _cell_best(*args[:3], calibration, skew, max_gpus, args[3], args[4])
                     ep[i, j], afd[i, j] = e[0], a[0]
         if progress:
             progress(i + 1, len(outer_values))

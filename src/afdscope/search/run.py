@@ -7,19 +7,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from afdscope.deploy.options import DEFAULT_OPTIONS, DeployOptions
+from afdscope.deploy.calibration import DEFAULT_CALIBRATION, Calibration
 from afdscope.deploy.result import DeploymentResult, Evaluation
 from afdscope.errors import AfdscopeError
+from afdscope.search._options import split
 from afdscope.search.pareto import pareto_front, rounded
 from afdscope.search.space import DEFAULT_SPACE, Constraint, Group, SearchSpace, afd_groups, ep_groups
 from afdscope.search.verdict import Verdict, decide, why_none
 from afdscope.specs.hardware import Hardware
 from afdscope.specs.model import MoEModel
 from afdscope.specs.scenario import Scenario
+from afdscope.specs.skew import RoutingSkew
 
 
 @dataclass(frozen=True)
@@ -154,18 +156,27 @@ def search(
     attention_hardware: Sequence[Hardware] | None = None,
     ffn_hardware: Sequence[Hardware] | None = None,
     space: SearchSpace = DEFAULT_SPACE,
-    options: DeployOptions = DEFAULT_OPTIONS,
+    calibration: Calibration = DEFAULT_CALIBRATION,
+    skew: RoutingSkew | str | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> SearchResult:
     """Search EP over `hardware` and AFD over every (attention, FFN) hardware pair of the candidates
-    (default: `hardware` for both roles). `progress(done, total)` is called as groups finish."""
+    (default: `hardware` for both roles) under `calibration` and `skew` (None: the calibration's default).
+    `progress(done, total)` is called as groups finish. Transitional: a `DeployOptions` in the
+    calibration's place is split (its EPLB slots and shared-expert side into the space)."""
     if not hardware:
         raise AfdscopeError("give at least one hardware candidate")
+    parts = split(calibration, skew)
+    if parts.legacy:
+        space = replace(
+            space, redundant_experts=parts.redundant_experts, shared_experts_on=parts.shared_experts_on
+        )
+    calibration, skew = parts.calibration, parts.skew
     t0 = time.perf_counter()
     attention_hardware = list(attention_hardware or hardware)
     ffn_hardware = list(ffn_hardware or hardware)
-    ep_g = ep_groups(model, hardware, scenario, space, options)
-    afd_g = afd_groups(model, attention_hardware, ffn_hardware, scenario, space, options)
+    ep_g = ep_groups(model, hardware, scenario, space, calibration, skew)
+    afd_g = afd_groups(model, attention_hardware, ffn_hardware, scenario, space, calibration, skew)
     total = sum(g.size for g in ep_g + afd_g)
 
     def tick(done: int) -> None:
@@ -190,9 +201,14 @@ def search(
             "mtp_acceptance": scenario.mtp_acceptance,
             "max_gpus": space.max_gpus,
             "preset_overrides": {
-                "expert_load_factor": float(np.max(options.expert_load_factor)),
-                "comm_load_factor": float(np.max(options.comm_load_factor)),
-                "redundant_experts": options.memory.redundant_experts,
+                "expert_load_factor": _given_max(skew, "expert_load_factor"),
+                "comm_load_factor": _given_max(skew, "comm_load_factor"),
+                "redundant_experts": space.redundant_experts or 0,
             },
         },
     )
+
+
+def _given_max(skew, name: str) -> float:
+    """The largest given load factor (1 when the skew is named, not given)."""
+    return float(np.max(getattr(skew, name))) if isinstance(skew, RoutingSkew) else 1.0

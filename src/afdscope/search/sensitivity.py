@@ -3,7 +3,9 @@
 memory budget, and where on the AFD/EP map its hardware sits.
 
 `analyse_bests` does all of it for a search's two best configurations (what `afdscope report` shows);
-the structure of each best is kept and only its batch is re-chosen under the SLO.
+the structure of each best is kept and only its batch is re-chosen under the SLO. Every function takes a
+`Calibration` and a skew (None: the calibration's default); transitional: a `DeployOptions` in the
+calibration's place is split (search/_options.py).
 """
 
 from __future__ import annotations
@@ -15,16 +17,18 @@ import numpy as np
 
 from afdscope.deploy.afd import evaluate_afd
 from afdscope.deploy.budget import StepBudget, memory_headroom, step_budget
+from afdscope.deploy.calibration import DEFAULT_CALIBRATION, Calibration
 from afdscope.deploy.ep import evaluate_ep
-from afdscope.deploy.options import DeployOptions
 from afdscope.deploy.result import DeploymentResult, Evaluation
 from afdscope.deploy.step import largest_batch_meeting_slo
 from afdscope.errors import AfdscopeError
+from afdscope.search._options import split
 from afdscope.search.map import MapResult, afd_ep_map, axis
 from afdscope.search.run import SearchResult
 from afdscope.specs.hardware import Hardware
 from afdscope.specs.model import MoEModel
 from afdscope.specs.scenario import Scenario
+from afdscope.specs.skew import RoutingSkew
 
 # σ = mean/max expert load, swept for the sensitivity chart.
 SIGMAS = tuple(np.round(np.linspace(0.5, 1.0, 11), 3))
@@ -41,17 +45,20 @@ def reevaluate(
     model: MoEModel,
     devices: Mapping[str, Hardware],
     scenario: Scenario,
-    options: DeployOptions,
+    calibration: Calibration = DEFAULT_CALIBRATION,
     batch_per_gpu=None,
+    skew: RoutingSkew | str | None = None,
 ) -> Evaluation:
     """Evaluate the structure of `result` (mode, hardware, GPU counts, overlap / micro-batches, TP) again
-    at `batch_per_gpu` (default: its own batch; an array sweeps) under `options`. `devices`: name → device."""
+    at `batch_per_gpu` (default: its own batch; an array sweeps) under `calibration` and `skew`.
+    `devices`: name → device."""
+    parts = split(calibration, skew)
     batch = result.batch_per_gpu if batch_per_gpu is None else batch_per_gpu
     dep = result.deployment  # the evaluated structure itself; `devices` only for results without one
     if dep is None:
         raise AfdscopeError("this result carries no deployment to re-evaluate")
     evaluate = evaluate_ep if result.mode == "ep" else evaluate_afd
-    return evaluate(model, dep, scenario, batch, options.calibration, options.skew)
+    return evaluate(model, dep, scenario, batch, parts.calibration, parts.skew)
 
 
 def _batch_step(result: DeploymentResult) -> int:
@@ -66,17 +73,20 @@ def best_under_slo(
     model: MoEModel,
     devices: Mapping[str, Hardware],
     scenario: Scenario,
-    options: DeployOptions,
+    calibration: Calibration,
     tpot_limit_s: float,
     max_batch_per_gpu: int = 1024,
+    skew: RoutingSkew | str | None = None,
 ) -> float:
     """Highest tokens/s per GPU of `result`'s structure over the search's batch grid (step, 2·step, … ≤
-    `max_batch_per_gpu`) that fits in memory and meets the TPOT limit under `options`; 0 when none does."""
+    `max_batch_per_gpu`) that fits in memory and meets the TPOT limit under `calibration` and `skew`; 0
+    when none does."""
     step = _batch_step(result)
     if max_batch_per_gpu < step:
         return 0.0
+    parts = split(calibration, skew)
     ev, i = largest_batch_meeting_slo(
-        lambda b: reevaluate(result, model, devices, scenario, options, b),
+        lambda b: reevaluate(result, model, devices, scenario, parts.calibration, b, parts.skew),
         tpot_limit_s,
         step,
         max_batch_per_gpu,
@@ -89,20 +99,23 @@ def sigma_sweep(
     model: MoEModel,
     devices: Mapping[str, Hardware],
     scenario: Scenario,
-    options: DeployOptions,
+    calibration: Calibration,
     tpot_limit_s: float,
     sigmas: Sequence[float] = SIGMAS,
     max_batch_per_gpu: int = 1024,
 ) -> np.ndarray:
     """Tokens/s per GPU at each σ: expert and communication load factors both 1/σ, same structure, the
     batch re-chosen under the SLO."""
+    cal = split(calibration).calibration
     out = []
     for s in sigmas:
         if not 0 < s <= 1:
             raise AfdscopeError(f"σ = {s}: a mean/max load is in (0, 1]")
         # Explicit factors (σ = 1: the balanced ideal), not the modelled default skew.
-        opts = replace(options, expert_load_factor=1.0 / s, comm_load_factor=1.0 / s, balanced=True)
-        out.append(best_under_slo(result, model, devices, scenario, opts, tpot_limit_s, max_batch_per_gpu))
+        skew = RoutingSkew(expert_load_factor=1.0 / s, comm_load_factor=1.0 / s)
+        out.append(
+            best_under_slo(result, model, devices, scenario, cal, tpot_limit_s, max_batch_per_gpu, skew)
+        )
     return np.array(out)
 
 
@@ -134,7 +147,7 @@ def derived_sigma(
     model: MoEModel,
     devices: Mapping[str, Hardware],
     scenario: Scenario,
-    options: DeployOptions,
+    calibration: Calibration,
     tpot_limit_s: float,
     eplb: bool = False,
     alpha: float = POWER_LAW_ALPHA,
@@ -167,10 +180,14 @@ def derived_sigma(
         model, Popularity.power_law(n, alpha), tokens, draws, redundant=redundant, seed=seed, **kwargs
     )
     expert_f, comm_f = busiest_rank_load_factors(stats)
-    opts = replace(options, expert_load_factor=float(expert_f), comm_load_factor=float(comm_f))
+    ef, cf = float(expert_f), float(comm_f)
+    # The derived factors (both exactly 1 would leave the calibration's default skew, as given factors
+    # of 1 always have).
+    skew = None if ef == cf == 1.0 else RoutingSkew(expert_load_factor=ef, comm_load_factor=cf)
+    cal = split(calibration).calibration
     # The same structure with these EPLB slots (or none), evaluated under the derived factors.
     placed = replace(result, deployment=result.deployment.replace(redundant_experts=redundant))
-    throughput = best_under_slo(placed, model, devices, scenario, opts, tpot_limit_s, max_batch_per_gpu)
+    throughput = best_under_slo(placed, model, devices, scenario, cal, tpot_limit_s, max_batch_per_gpu, skew)
     return DerivedSigma(result.mode, eplb, redundant, tokens, float(expert_f), float(comm_f), throughput)
 
 
@@ -203,11 +220,14 @@ def analyse_bests(
     model: MoEModel,
     devices: Mapping[str, Hardware],
     scenario: Scenario,
-    options: DeployOptions,
+    calibration: Calibration,
     tpot_limit_s: float,
+    skew: RoutingSkew | str | None = None,
 ) -> BestAnalysis:
     """Step budget, memory headroom, derived σ (without and with EPLB) and the σ sweep of each best; the
     sweep is extended below 0.5 down to the lowest derived σ so that mark sits on the chart."""
+    parts = split(calibration, skew)
+    cal, skew = parts.calibration, parts.skew
     budgets: dict[str, StepBudget] = {}
     headroom: dict[str, dict] = {}
     sweeps: dict[str, np.ndarray] = {}
@@ -216,9 +236,8 @@ def analyse_bests(
         best = mode.best
         if best is None:
             continue
-        ev = reevaluate(best, model, devices, scenario, options)
-        opts = replace(options, ep_overlap=best.config["overlap"]) if best.mode == "ep" else options
-        budgets[best.mode] = step_budget(ev, model, opts, tpot_limit_s)
+        ev = reevaluate(best, model, devices, scenario, cal, skew=skew)
+        budgets[best.mode] = step_budget(ev, model, cal, tpot_limit_s)
         roles = (
             {"ep": devices[best.config["hardware"]]}
             if best.mode == "ep"
@@ -227,11 +246,9 @@ def analyse_bests(
                 "ffn": devices[best.config["ffn_hardware"]],
             }
         )
-        headroom[best.mode] = memory_headroom(best, model, roles, scenario, options)
+        headroom[best.mode] = memory_headroom(best, model, roles, scenario, cal)
         derived += [
-            derived_sigma(
-                best, model, devices, scenario, options, tpot_limit_s, eplb=e, max_batch_per_gpu=1024
-            )
+            derived_sigma(best, model, devices, scenario, cal, tpot_limit_s, eplb=e, max_batch_per_gpu=1024)
             for e in (False, True)
         ]
     sigmas = list(SIGMAS)
@@ -240,9 +257,7 @@ def analyse_bests(
         sigmas = sorted({*sigmas, *np.round(np.geomspace(low, SIGMAS[0], 7)[:-1], 4)})
     for mode in (result.afd, result.ep):
         if mode.best is not None:
-            sweeps[mode.mode] = sigma_sweep(
-                mode.best, model, devices, scenario, options, tpot_limit_s, sigmas
-            )
+            sweeps[mode.mode] = sigma_sweep(mode.best, model, devices, scenario, cal, tpot_limit_s, sigmas)
     sensitivity = Sensitivity(
         np.array(sigmas), sweeps, tuple(derived), POWER_LAW_ALPHA, ROUTING_DRAWS, ROUTING_SEED
     )
@@ -256,7 +271,7 @@ class MapView:
     hardware: str
 
 
-def map_around(model, hw, scenario, tpot_limit_s, options, max_gpus) -> MapView:
+def map_around(model, hw, scenario, tpot_limit_s, calibration, max_gpus, skew=None) -> MapView:
     """The AFD/EP map over `MAP_X` × `MAP_Y` for `hw`, ranges widened to contain its own values (marked)."""
     x, y = axis(MAP_X), axis(MAP_Y)
     mx = hw.scale_out_bandwidth / x.scale
@@ -272,7 +287,8 @@ def map_around(model, hw, scenario, tpot_limit_s, options, max_gpus) -> MapView:
         y,
         x.values(*xr, MAP_POINTS),
         y.values(*yr, MAP_POINTS),
-        options=options,
+        calibration=calibration,
         max_gpus=max_gpus,
+        skew=skew,
     )
     return MapView(result, (mx, my), hw.name)

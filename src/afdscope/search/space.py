@@ -16,7 +16,7 @@ from afdscope.deploy.afd import evaluate_afd
 from afdscope.deploy.ep import evaluate_ep
 from afdscope.deploy.result import Evaluation
 from afdscope.errors import AfdscopeError
-from afdscope.specs.deployment import AfdDeployment, EpDeployment, eplb_redundant
+from afdscope.specs.deployment import AfdDeployment, EpDeployment, SharedOn, eplb_redundant
 from afdscope.specs.hardware import Hardware
 from afdscope.specs.model import MoEModel
 
@@ -62,6 +62,9 @@ class SearchSpace:
     # free only) and 1/8 (DeepSeek's and SGLang's 32 for 256 experts), rounded up to fill every GPU's
     # slots (`eplb_redundant`). A --redundant-experts given by hand replaces them.
     eplb_shares: tuple[float, ...] = (0.0, 0.125)
+    # EPLB slots given by hand (None: the `eplb_shares` above), and where AFD runs the shared experts.
+    redundant_experts: int | None = None
+    shared_experts_on: SharedOn = "attention"
 
     def attention_tps(self, model: MoEModel) -> tuple[int, ...]:
         return tuple(t for t in self.attention_tp if t == 1 or t <= model.attention.num_kv_heads)
@@ -105,8 +108,7 @@ class Group:
     size: int
 
 
-def ep_groups(model, hardware, scenario, space, options) -> list[Group]:
-    cal, skew = options.calibration, options.skew
+def ep_groups(model, hardware, scenario, space, calibration, skew=None) -> list[Group]:
     groups = []
     for hw in hardware:
         unit = hw.gpus_per_node
@@ -117,7 +119,7 @@ def ep_groups(model, hardware, scenario, space, options) -> list[Group]:
                 for tp in space.attention_tps(model):
                     if gpus % tp:
                         continue
-                    for redundant in _redundants(model, gpus, space, options.eplb_slots):
+                    for redundant in _redundants(model, gpus, space, space.redundant_experts):
                         dep = EpDeployment(
                             hardware=hw,
                             gpus=gpus,
@@ -125,7 +127,7 @@ def ep_groups(model, hardware, scenario, space, options) -> list[Group]:
                             attention_tp=tp,
                             redundant_experts=redundant,
                         )
-                        call = partial(evaluate_ep, model, dep, scenario, batches, cal, skew)
+                        call = partial(evaluate_ep, model, dep, scenario, batches, calibration, skew)
                         groups.append(Group("ep", call, batches.size))
     return groups
 
@@ -137,8 +139,7 @@ def afd_unit(attention_hw: Hardware, ffn_hw: Hardware) -> int:
     return attention_hw.gpus_per_node
 
 
-def afd_groups(model, attention_hws, ffn_hws, scenario, space, options) -> list[Group]:
-    cal, skew = options.calibration, options.skew
+def afd_groups(model, attention_hws, ffn_hws, scenario, space, calibration, skew=None) -> list[Group]:
     groups = []
     for a_hw in attention_hws:
         for f_hw in ffn_hws:
@@ -153,7 +154,7 @@ def afd_groups(model, attention_hws, ffn_hws, scenario, space, options) -> list[
                             continue
                         for etp in space.expert_tps(model, ffn, f_hw.gpus_per_node):
                             group = max(ffn // etp, 1)
-                            given = options.eplb_slots
+                            given = space.redundant_experts
                             for redundant in _redundants(model, group, space, given):
                                 dep = AfdDeployment(
                                     attention_hardware=a_hw,
@@ -163,7 +164,7 @@ def afd_groups(model, attention_hws, ffn_hws, scenario, space, options) -> list[
                                     micro_batches=m,
                                     attention_tp=tp,
                                     expert_tp=etp,
-                                    shared_experts_on=options.shared_experts_on,
+                                    shared_experts_on=space.shared_experts_on,
                                     whole_nodes=False,
                                     redundant_experts=redundant,
                                 )
@@ -173,7 +174,7 @@ def afd_groups(model, attention_hws, ffn_hws, scenario, space, options) -> list[
                                     dep,
                                     scenario,
                                     batches,
-                                    cal,
+                                    calibration,
                                     skew,
                                     attention_gpus=attn,
                                 )

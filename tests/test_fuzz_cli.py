@@ -54,6 +54,16 @@ FLAGS = [
     "--expert-tp",
     "--overlap",
     "-f",
+    "--calibration",
+    "--balanced",
+    "--expert-weights",
+    "--dispatch-dtype",
+    "--combine-dtype",
+    "--attention-domains",
+    "--shared-expert-gpus",
+    "--shared-experts-on",
+    "-q",
+    "-h",
 ]
 VALUES = [
     "deepseek-v3",
@@ -90,6 +100,9 @@ VALUES = [
     "/nonexistent/config.json",
     "1:2",
     "h800,gb200",
+    "int8",
+    "dedicated",
+    "100000000000",
 ]
 
 argv_st = st.tuples(

@@ -6,18 +6,35 @@ import pytest
 from afdscope.catalog.hardware_catalog import load_hardware
 from afdscope.catalog.model_catalog import load_model
 from afdscope.deploy.afd import eval_afd, evaluate_afd
+from afdscope.deploy.calibration import named_calibration
 from afdscope.deploy.ep import eval_ep, evaluate_ep
-from afdscope.deploy.options import deploy_preset
 from afdscope.errors import AfdscopeError
 from afdscope.paper.ffn_rank import RankProblem, rank_curve
 from afdscope.paper.options import PaperOptions
+from afdscope.specs.deployment import AfdDeployment, EpDeployment
 from afdscope.specs.scenario import Scenario
+from afdscope.specs.skew import RoutingSkew
 
 V3 = load_model("deepseek-v3")
 H800 = load_hardware("h800")
 H800_PAPER = load_hardware("h800", "paper")
-PAPER = deploy_preset("paper")
+PAPER = named_calibration("paper")
 CTX = Scenario(context_tokens=4096)
+
+
+def _ep(hw, gpus, **kw):
+    return EpDeployment(hardware=hw, gpus=gpus, **kw)
+
+
+def _afd(attention_hw, ffn_hw, attention_gpus, ffn_gpus, micro_batches, **kw):
+    return AfdDeployment(
+        attention_hardware=attention_hw,
+        ffn_hardware=ffn_hw,
+        attention_gpus=attention_gpus,
+        ffn_gpus=ffn_gpus,
+        micro_batches=micro_batches,
+        **kw,
+    )
 
 
 def test_afd_ffn_hfu_equals_the_paper_model_at_the_same_n_f_and_t_b():
@@ -26,9 +43,8 @@ def test_afd_ffn_hfu_equals_the_paper_model_at_the_same_n_f_and_t_b():
     # tokens per NIC = 𝓑_out·t_B/(3H); a node receives every token once (N_F ≤ K) over its 8 NICs.
     n_a, n_f = 128, 32
     per_attention_gpu = 50e9 * t_b / (3 * 7168) * 8 / n_a
-    ev = evaluate_afd(
-        V3, H800_PAPER, H800_PAPER, Scenario(context_tokens=2048), n_a, n_f, 3, 3 * per_attention_gpu, PAPER
-    )
+    dep = _afd(H800_PAPER, H800_PAPER, n_a, n_f, 3)
+    ev = evaluate_afd(V3, dep, Scenario(context_tokens=2048), 3 * per_attention_gpu, PAPER)
     assert float(ev.stage_s) == pytest.approx(t_b)
     paper = rank_curve(RankProblem.single(V3, H800_PAPER), np.array([4]), PaperOptions())
     assert float(ev.hfu_ffn) == pytest.approx(float(paper.hfu[0]))
@@ -36,7 +52,7 @@ def test_afd_ffn_hfu_equals_the_paper_model_at_the_same_n_f_and_t_b():
 
 
 def test_afd_pipeline_by_hand():
-    ev = evaluate_afd(V3, H800, H800, CTX, 32, 16, 3, 96)
+    ev = evaluate_afd(V3, _afd(H800, H800, 32, 16, 3), CTX, 96)
     t_a, t_f = float(ev.attention_s), float(ev.ffn_s)
     d, c = float(ev.dispatch_s), float(ev.combine_s)
     stage = max(t_a, t_f, max(d, c))  # default comm is full duplex
@@ -50,7 +66,7 @@ def test_afd_pipeline_by_hand():
 
 
 def test_two_micro_batches_bubble_when_the_round_trip_is_longer_than_two_stages():
-    ev2 = evaluate_afd(V3, H800, H800, CTX, 32, 16, 2, 64)
+    ev2 = evaluate_afd(V3, _afd(H800, H800, 32, 16, 2), CTX, 64)
     rt = float(ev2.attention_s + ev2.dispatch_s + ev2.ffn_s + ev2.combine_s)
     stage = max(float(ev2.attention_s), float(ev2.ffn_s), float(np.maximum(ev2.dispatch_s, ev2.combine_s)))
     assert rt > 2 * stage  # comparable stages: 2 micro-batches cannot hide the round trip
@@ -59,7 +75,7 @@ def test_two_micro_batches_bubble_when_the_round_trip_is_longer_than_two_stages(
 
 
 def test_ep_two_batch_overlap_by_hand():
-    ev = evaluate_ep(V3, H800, CTX, 144, 128)
+    ev = evaluate_ep(V3, _ep(H800, 144), CTX, 128)
     p = ev.phases
     a1, a2, sh, ex = (float(x) for x in (p.attn1, p.attn2, p.shared, p.experts))
     d, k = float(ev.dispatch_s), float(ev.combine_s)
@@ -69,11 +85,11 @@ def test_ep_two_batch_overlap_by_hand():
     # behind its own shared expert and the other's first attention half; a short window stalls.
     stall = max(0.0, k - a2 - 0.42 * d, d - a1 - sh)
     assert float(ev.layer_s) == pytest.approx(2 * (a1 + a2 + sh + ex + 0.42 * d + 0.17 * k + stall))
-    nbo = evaluate_ep(V3, H800, CTX, 144, 128, deploy_preset("default", ep_overlap="nbo"))
+    nbo = evaluate_ep(V3, _ep(H800, 144, overlap="nbo"), CTX, 128)
     assert float(nbo.layer_s) == pytest.approx(
         float(nbo.attention_s + nbo.ffn_s + nbo.dispatch_s + nbo.combine_s)
     )
-    sbo = evaluate_ep(V3, H800, CTX, 144, 128, deploy_preset("default", ep_overlap="sbo"))
+    sbo = evaluate_ep(V3, _ep(H800, 144, overlap="sbo"), CTX, 128)
     ps = sbo.phases
     hidden = min(float(ps.shared), float(sbo.dispatch_s)) + min(float(ps.experts_down), float(sbo.combine_s))
     serial = float(sbo.attention_s + sbo.ffn_s + sbo.dispatch_s + sbo.combine_s)
@@ -83,14 +99,14 @@ def test_ep_two_batch_overlap_by_hand():
 def test_mtp_tokens_per_step_and_tpot():
     s = Scenario(context_tokens=4096, mtp_draft_tokens=1, mtp_acceptance=0.8)
     assert s.tokens_per_step == pytest.approx(1.8) and s.query_positions == 2
-    r = eval_ep(V3, H800, s, 144, batch_per_gpu=64)
+    r = eval_ep(V3, _ep(H800, 144), s, batch_per_gpu=64)
     assert r.tpot_ms == pytest.approx(r.step_ms / 1.8)
     assert r.tokens_per_s_per_user == pytest.approx(1.8 / r.step_ms * 1e3)
     assert Scenario(context_tokens=1, mtp_draft_tokens=2, mtp_acceptance=0.5).tokens_per_step == 1.75
 
 
 def test_memory_infeasible_with_reason():
-    r = eval_ep(V3, load_hardware("h100"), CTX, 8, batch_per_gpu=8)
+    r = eval_ep(V3, _ep(load_hardware("h100"), 8), CTX, batch_per_gpu=8)
     assert not r.feasible and r.bottleneck == "memory"
     # EPLB's usual 1/8 replicas: 288 slots over 8 GPUs, 36 experts × 58 layers × 3·7168·2048 B = 92.0 GB
     # of routed experts per GPU, more than the 81,559 MiB (nvidia-smi) = 85.52 GB of the device.
@@ -100,32 +116,32 @@ def test_memory_infeasible_with_reason():
 
 
 def test_kv_capacity_limits_the_batch():
-    r = eval_ep(V3, H800, Scenario(context_tokens=32768), 16, batch_per_gpu=4096)
+    r = eval_ep(V3, _ep(H800, 16), Scenario(context_tokens=32768), batch_per_gpu=4096)
     assert not r.feasible and any("KV cache" in x for x in r.reasons)
 
 
 def test_slo_mode_returns_the_largest_batch_meeting_it():
-    r = eval_ep(V3, H800, CTX, 144, tpot_slo_s=0.05)
+    r = eval_ep(V3, _ep(H800, 144), CTX, tpot_slo_s=0.05)
     assert r.feasible and r.tpot_ms <= 50
-    bigger = eval_ep(V3, H800, CTX, 144, batch_per_gpu=r.batch_per_gpu + 2)
+    bigger = eval_ep(V3, _ep(H800, 144), CTX, batch_per_gpu=r.batch_per_gpu + 2)
     assert bigger.tpot_ms > 50 or not bigger.feasible
-    a = eval_afd(V3, H800, H800, CTX, 32, 16, 3, tpot_slo_s=0.05)
+    a = eval_afd(V3, _afd(H800, H800, 32, 16, 3), CTX, tpot_slo_s=0.05)
     assert a.feasible and a.tpot_ms <= 50 and a.batch_per_gpu % 3 == 0
 
 
 def test_slo_below_overhead_is_an_error():
     with pytest.raises(AfdscopeError, match="overhead"):
-        eval_ep(V3, H800, CTX, 144, tpot_slo_s=0.001)
+        eval_ep(V3, _ep(H800, 144), CTX, tpot_slo_s=0.001)
 
 
 def test_impossible_slo_is_infeasible_not_an_error():
-    r = eval_ep(V3, H800, Scenario(context_tokens=131072), 16, tpot_slo_s=0.004)
+    r = eval_ep(V3, _ep(H800, 16), Scenario(context_tokens=131072), tpot_slo_s=0.004)
     assert not r.feasible and any("exceeds the SLO" in x for x in r.reasons)
 
 
 def test_heterogeneous_afd_memory_per_role():
     h20 = load_hardware("h20")
-    r = eval_afd(V3, h20, H800, CTX, 32, 32, 3, batch_per_gpu=60)
+    r = eval_afd(V3, _afd(h20, H800, 32, 32, 3), CTX, batch_per_gpu=60)
     assert r.config["attention_hardware"] == "h20" and r.config["ffn_hardware"] == "h800"
     assert r.memory_gb_per_gpu["attention"]["routed_experts"] == 0
     # 256 experts + the usual 32 EPLB replicas over 32 FFN GPUs: 9 per layer × 58 layers × 3·7168·2048 B
@@ -135,24 +151,26 @@ def test_heterogeneous_afd_memory_per_role():
 
 def test_sub_node_needs_a_flag():
     with pytest.raises(AfdscopeError, match="whole number"):
-        eval_afd(V3, H800, H800, CTX, 12, 16, 3, batch_per_gpu=30)
-    assert eval_afd(V3, H800, H800, CTX, 12, 16, 3, batch_per_gpu=30, whole_nodes=False).total_gpus == 28
+        eval_afd(V3, _afd(H800, H800, 12, 16, 3), CTX, batch_per_gpu=30)
+    assert (
+        eval_afd(V3, _afd(H800, H800, 12, 16, 3, whole_nodes=False), CTX, batch_per_gpu=30).total_gpus == 28
+    )
 
 
 @pytest.mark.parametrize("field", ["scale_out_bandwidth", "scale_up_bandwidth", "hbm_bandwidth", "fp8_flops"])
 def test_more_hardware_never_lowers_throughput_under_an_slo(field):
     faster = H800.model_copy(update={field: getattr(H800, field) * 2})
     for fn in (
-        lambda hw: eval_ep(V3, hw, CTX, 144, tpot_slo_s=0.05),
-        lambda hw: eval_afd(V3, hw, hw, CTX, 32, 16, 3, tpot_slo_s=0.05),
+        lambda hw: eval_ep(V3, _ep(hw, 144), CTX, tpot_slo_s=0.05),
+        lambda hw: eval_afd(V3, _afd(hw, hw, 32, 16, 3), CTX, tpot_slo_s=0.05),
     ):
         assert fn(faster).tokens_per_s_per_gpu >= fn(H800).tokens_per_s_per_gpu * (1 - 1e-9)
 
 
 def test_a_longer_slo_never_lowers_throughput():
     slos = [0.03, 0.05, 0.08, 0.12]
-    ep = [eval_ep(V3, H800, CTX, 144, tpot_slo_s=s).tokens_per_s_per_gpu for s in slos]
-    afd = [eval_afd(V3, H800, H800, CTX, 32, 16, 3, tpot_slo_s=s).tokens_per_s_per_gpu for s in slos]
+    ep = [eval_ep(V3, _ep(H800, 144), CTX, tpot_slo_s=s).tokens_per_s_per_gpu for s in slos]
+    afd = [eval_afd(V3, _afd(H800, H800, 32, 16, 3), CTX, tpot_slo_s=s).tokens_per_s_per_gpu for s in slos]
     assert ep == sorted(ep) and afd == sorted(afd)
 
 
@@ -160,8 +178,8 @@ def test_outputs_are_finite_and_non_negative_over_a_grid():
     b = np.arange(1, 513, 7)[:, None]
     ctx = np.array([128, 4096, 65536])[None, :]
     for ev in (
-        evaluate_ep(V3, H800, CTX, 64, b, context_tokens=ctx),
-        evaluate_afd(V3, H800, H800, CTX, 32, 16, 3, b, context_tokens=ctx),
+        evaluate_ep(V3, _ep(H800, 64), CTX, b, context_tokens=ctx),
+        evaluate_afd(V3, _afd(H800, H800, 32, 16, 3), CTX, b, context_tokens=ctx),
     ):
         for x in (ev.tokens_per_s_per_gpu, ev.tpot_s, ev.hfu_ffn, ev.step_s):
             assert x.shape == (len(b), 3)
@@ -189,20 +207,20 @@ def test_attention_tp_splits_gqa_kv_but_replicates_mla():
 
 def test_attention_tp_memory_and_kv_capacity():
     qwen = load_model("qwen3-235b")
-    dp = evaluate_ep(qwen, H800, CTX, 64, 32)
-    tp4 = evaluate_ep(qwen, H800, CTX, 64, 32, attention_tp=4)
+    dp = evaluate_ep(qwen, _ep(H800, 64), CTX, 32)
+    tp4 = evaluate_ep(qwen, _ep(H800, 64, attention_tp=4), CTX, 32)
     assert tp4.memory_gb_per_gpu["ep"]["attention"] == pytest.approx(
         dp.memory_gb_per_gpu["ep"]["attention"] / 4
     )
     assert float(tp4.max_batch_per_gpu) >= float(dp.max_batch_per_gpu)
-    mla = evaluate_ep(V3, H800, CTX, 64, 32, attention_tp=2)
-    assert float(mla.max_batch_per_gpu) < float(evaluate_ep(V3, H800, CTX, 64, 32).max_batch_per_gpu)
+    mla = evaluate_ep(V3, _ep(H800, 64, attention_tp=2), CTX, 32)
+    assert float(mla.max_batch_per_gpu) < float(evaluate_ep(V3, _ep(H800, 64), CTX, 32).max_batch_per_gpu)
 
 
 def test_expert_tp_conserves_flops_and_shards_weights():
     step3 = load_model("step3")
-    base = evaluate_afd(step3, H800, H800, CTX, 64, 64, 3, 60, whole_nodes=False)
-    etp4 = evaluate_afd(step3, H800, H800, CTX, 64, 64, 3, 60, whole_nodes=False, expert_tp=4)
+    base = evaluate_afd(step3, _afd(H800, H800, 64, 64, 3, whole_nodes=False), CTX, 60)
+    etp4 = evaluate_afd(step3, _afd(H800, H800, 64, 64, 3, whole_nodes=False, expert_tp=4), CTX, 60)
     # Same FLOPs over the FFN side: 64 GPUs × FLOPs per GPU per stage.
     assert float(etp4.ffn_flops_per_stage) == pytest.approx(float(base.ffn_flops_per_stage))
     # 48 experts + the usual replicas: 54 slots rounded up over the 16 shard groups of 4 GPUs → 64 slots,
@@ -211,16 +229,16 @@ def test_expert_tp_conserves_flops_and_shards_weights():
     assert etp4.memory_gb_per_gpu["ffn"]["routed_experts"] == pytest.approx(4 * per_shard)
     assert base.memory_gb_per_gpu["ffn"]["routed_experts"] == pytest.approx(56 * 3 * 7168 * 5120 / 1e9)
     with pytest.raises(AfdscopeError, match="expert TP"):
-        evaluate_afd(step3, H800, H800, CTX, 64, 64, 3, 60, whole_nodes=False, expert_tp=3)
+        evaluate_afd(step3, _afd(H800, H800, 64, 64, 3, whole_nodes=False, expert_tp=3), CTX, 60)
 
 
 def test_load_factors_slow_the_busiest_rank_only_where_it_binds():
     from afdscope.ops.experts import expert_layer_time_s
     from afdscope.specs.scenario import Precision
 
-    skew = deploy_preset("default", expert_load_factor=1.5, comm_load_factor=1.25)
-    base = evaluate_ep(V3, H800, CTX, 144, 256, deploy_preset("default", balanced=True))
-    slow = evaluate_ep(V3, H800, CTX, 144, 256, skew)
+    skew = RoutingSkew(expert_load_factor=1.5, comm_load_factor=1.25)
+    base = evaluate_ep(V3, _ep(H800, 144), CTX, 256, skew="balanced")
+    slow = evaluate_ep(V3, _ep(H800, 144), CTX, 256, skew=skew)
     # Experts: the busiest GPU gets 1.5× the mean assignments (128 tokens × 8 per micro-batch).
     shared = float(base.ffn_s) - float(expert_layer_time_s(H800, 128 * 8, 2, 7168, 2048, Precision()))
     expected = float(expert_layer_time_s(H800, 1.5 * 128 * 8, 2, 7168, 2048, Precision())) + shared
@@ -230,7 +248,7 @@ def test_load_factors_slow_the_busiest_rank_only_where_it_binds():
     assert float(slow.ffn_flops_per_stage) == pytest.approx(float(base.ffn_flops_per_stage))
     assert float(slow.tokens_per_s_per_gpu) < float(base.tokens_per_s_per_gpu)
     with pytest.raises(AfdscopeError, match="max/mean"):
-        deploy_preset("default", expert_load_factor=0.8)
+        RoutingSkew(expert_load_factor=0.8)
 
 
 def test_attention_tp_all_reduce_term_by_hand():

@@ -10,11 +10,13 @@ import pytest
 from afdscope.catalog.hardware_catalog import load_hardware
 from afdscope.catalog.model_catalog import load_model
 from afdscope.deploy.afd import evaluate_afd
-from afdscope.deploy.options import deploy_preset
+from afdscope.deploy.calibration import named_calibration
 from afdscope.errors import AfdscopeError
 from afdscope.sim import SimOptions, simulate_afd, simulate_ep, trace_events, write_trace
 from afdscope.sim.noise import max_lognormal, normal_quantile
+from afdscope.specs.deployment import AfdDeployment, EpDeployment
 from afdscope.specs.scenario import Scenario
+from afdscope.specs.skew import RoutingSkew
 
 V3 = load_model("deepseek-v3")
 H800 = load_hardware("h800")
@@ -22,9 +24,23 @@ CTX = Scenario(context_tokens=4096)
 TWO = SimOptions(steps=2)
 
 
+def _ep(hw, gpus, **kw):
+    return EpDeployment(hardware=hw, gpus=gpus, **kw)
+
+
+def _afd(attention_hw, ffn_hw, attention_gpus, ffn_gpus, micro_batches):
+    return AfdDeployment(
+        attention_hardware=attention_hw,
+        ffn_hardware=ffn_hw,
+        attention_gpus=attention_gpus,
+        ffn_gpus=ffn_gpus,
+        micro_batches=micro_batches,
+    )
+
+
 @pytest.mark.parametrize("m", [2, 3, 4])
 def test_afd_without_noise_matches_the_closed_form(m):
-    r = simulate_afd(V3, H800, H800, CTX, 32, 16, m, batch_per_gpu=32 * m, sim=TWO)
+    r = simulate_afd(V3, _afd(H800, H800, 32, 16, m), CTX, batch_per_gpu=32 * m, sim=TWO)
     assert abs(r.relative_gap) < 0.01
     # The closed form's once-per-step fill, min(round trip, m·stage) − stage, is what the event
     # simulation produces: the two agree to rounding.
@@ -35,8 +51,8 @@ def test_afd_without_noise_matches_the_closed_form(m):
 @pytest.mark.parametrize("overlap", ["2bo", "sbo", "nbo"])
 @pytest.mark.parametrize("hw, batch", [("h800", 128), ("h20", 128), ("h800", 16)])
 def test_ep_without_noise_matches_the_closed_form(overlap, hw, batch):
-    options = deploy_preset("default", ep_overlap=overlap)
-    r = simulate_ep(V3, load_hardware(hw), CTX, 144, batch_per_gpu=batch, options=options, sim=TWO)
+    dep = _ep(load_hardware(hw), 144, overlap=overlap)
+    r = simulate_ep(V3, dep, CTX, batch_per_gpu=batch, sim=TWO)
     assert r.bubble_fraction.keys() == {"compute", "comm"}
     if overlap == "2bo":
         # The closed form counts every layer at its steady state plus one trailing combine; the stream
@@ -49,7 +65,7 @@ def test_ep_without_noise_matches_the_closed_form(overlap, hw, batch):
 def test_ep_2bo_stalls_when_the_combine_outlasts_its_window():
     # A slow network (1 GB/s per GPU) makes every transfer longer than the compute it can hide behind.
     slow = H800.model_copy(update={"scale_out_bandwidth": 1e9})
-    r = simulate_ep(V3, slow, CTX, 144, batch_per_gpu=128, sim=TWO)
+    r = simulate_ep(V3, _ep(slow, 144), CTX, batch_per_gpu=128, sim=TWO)
     assert abs(r.relative_gap) < 0.01  # stalls make the first and last layers differ more
     cf = r.closed_form["per_layer_us"]
     assert cf["combine"] > cf["attention"]  # the window (second attention half) is shorter than the combine
@@ -57,9 +73,9 @@ def test_ep_2bo_stalls_when_the_combine_outlasts_its_window():
 
 
 def test_half_duplex_link_matches_when_not_saturated():
-    options = deploy_preset("paper")  # half duplex, no pipeline fill in the closed form
+    paper_cal = named_calibration("paper")  # half duplex, no pipeline fill in the closed form
     paper = load_hardware("h800", "paper")
-    r = simulate_afd(V3, paper, paper, CTX, 32, 16, 3, batch_per_gpu=96, options=options, sim=TWO)
+    r = simulate_afd(V3, _afd(paper, paper, 32, 16, 3), CTX, batch_per_gpu=96, calibration=paper_cal, sim=TWO)
     assert abs(r.relative_gap) < 0.01
     assert r.bubble_fraction.keys() == {"attention", "ffn", "link"}
 
@@ -67,8 +83,9 @@ def test_half_duplex_link_matches_when_not_saturated():
 def _three_stage(scale_out: float):
     hw = H800.model_copy(update={"scale_out_bandwidth": H800.scale_out_bandwidth * scale_out})
     scenario = Scenario(context_tokens=16384)
-    ev = evaluate_afd(V3, hw, hw, scenario, 32, 32, 3, 24)
-    r = simulate_afd(V3, hw, hw, scenario, 32, 32, 3, batch_per_gpu=24, sim=TWO)
+    dep = _afd(hw, hw, 32, 32, 3)
+    ev = evaluate_afd(V3, dep, scenario, 24)
+    r = simulate_afd(V3, dep, scenario, batch_per_gpu=24, sim=TWO)
     t_a, t_f = float(ev.attention_s), float(ev.ffn_s)
     t_c = float(ev.dispatch_s + ev.combine_s)
     return ev, r, 2 * t_a >= t_f + t_c
@@ -93,26 +110,27 @@ def test_comm_heavy_three_stage_pipeline_leaves_attention_bubbles():
 
 def test_same_seed_same_result_and_another_seed_differs():
     sim = SimOptions(steps=4, seed=7, jitter_cv=0.1, spike_prob=1e-3, spike_size=5)
-    a = simulate_afd(V3, H800, H800, CTX, 32, 16, 3, batch_per_gpu=96, sim=sim)
-    b = simulate_afd(V3, H800, H800, CTX, 32, 16, 3, batch_per_gpu=96, sim=sim)
+    dep = _afd(H800, H800, 32, 16, 3)
+    a = simulate_afd(V3, dep, CTX, batch_per_gpu=96, sim=sim)
+    b = simulate_afd(V3, dep, CTX, batch_per_gpu=96, sim=sim)
     assert a.step_ms == b.step_ms and a.bubble_fraction == b.bubble_fraction
-    c = simulate_afd(V3, H800, H800, CTX, 32, 16, 3, batch_per_gpu=96, sim=SimOptions(steps=4, seed=8))
+    c = simulate_afd(V3, dep, CTX, batch_per_gpu=96, sim=SimOptions(steps=4, seed=8))
     assert c.step_ms != a.step_ms
 
 
 def test_jitter_raises_p99_above_p50_and_costs_throughput():
     sim = SimOptions(steps=30, seed=1, jitter_cv=0.1)
-    afd = simulate_afd(V3, H800, H800, CTX, 32, 16, 3, batch_per_gpu=96, sim=sim)
-    ep = simulate_ep(V3, H800, CTX, 144, batch_per_gpu=128, sim=sim)
+    afd = simulate_afd(V3, _afd(H800, H800, 32, 16, 3), CTX, batch_per_gpu=96, sim=sim)
+    ep = simulate_ep(V3, _ep(H800, 144), CTX, batch_per_gpu=128, sim=sim)
     for r in (afd, ep):
         assert r.tpot_ms_p99 > r.tpot_ms_p50
         assert r.relative_gap < -0.01  # every stage waits for its slowest rank
 
 
 def test_a_certain_spike_scales_every_operator():
-    base = simulate_ep(V3, H800, CTX, 64, batch_per_gpu=64, sim=TWO)
+    base = simulate_ep(V3, _ep(H800, 64), CTX, batch_per_gpu=64, sim=TWO)
     spiked = simulate_ep(
-        V3, H800, CTX, 64, batch_per_gpu=64, sim=SimOptions(steps=2, spike_prob=1, spike_size=3)
+        V3, _ep(H800, 64), CTX, batch_per_gpu=64, sim=SimOptions(steps=2, spike_prob=1, spike_size=3)
     )
     assert spiked.step_ms[0] == pytest.approx(3 * base.step_ms[0])
 
@@ -120,16 +138,16 @@ def test_a_certain_spike_scales_every_operator():
 def test_power_law_routing_slows_the_busiest_expert_gpu():
     # Against the balanced closed form: drawn power-law routing makes every layer wait for its hottest GPU.
     sim = SimOptions(steps=2, routing="power-law", alpha=0.5, seed=3)
-    ideal = deploy_preset("default", balanced=True)
-    ep = simulate_ep(V3, H800, CTX, 144, batch_per_gpu=128, options=ideal, sim=sim)
+    ideal = "balanced"
+    ep = simulate_ep(V3, _ep(H800, 144), CTX, batch_per_gpu=128, skew=ideal, sim=sim)
     assert ep.relative_gap < -0.05
-    assert simulate_ep(V3, H800, CTX, 144, batch_per_gpu=128, options=ideal, sim=sim).step_ms == ep.step_ms
+    assert simulate_ep(V3, _ep(H800, 144), CTX, batch_per_gpu=128, skew=ideal, sim=sim).step_ms == ep.step_ms
     afd = simulate_afd(
-        V3, H800, H800, CTX, 32, 16, 3, batch_per_gpu=96, options=ideal, sim=replace(sim, alpha=1.0)
+        V3, _afd(H800, H800, 32, 16, 3), CTX, batch_per_gpu=96, skew=ideal, sim=replace(sim, alpha=1.0)
     )
     assert afd.relative_gap < 0 and afd.tpot_ms_p50 > afd.closed_form["tpot_ms"]
     with pytest.raises(AfdscopeError, match="power-law routing, alpha 11"):
-        simulate_ep(V3, H800, CTX, 144, batch_per_gpu=128, sim=replace(sim, alpha=11.0))
+        simulate_ep(V3, _ep(H800, 144), CTX, batch_per_gpu=128, sim=replace(sim, alpha=11.0))
 
 
 def test_max_of_n_lognormals_drawn_directly_matches_brute_force():
@@ -148,7 +166,9 @@ def test_max_of_n_lognormals_drawn_directly_matches_brute_force():
 
 
 def test_trace_is_a_perfetto_json_of_one_step(tmp_path):
-    r = simulate_afd(V3, H800, H800, CTX, 32, 16, 3, batch_per_gpu=96, sim=SimOptions(steps=3, trace_step=1))
+    r = simulate_afd(
+        V3, _afd(H800, H800, 32, 16, 3), CTX, batch_per_gpu=96, sim=SimOptions(steps=3, trace_step=1)
+    )
     path = write_trace(r, tmp_path / "step.json")
     trace = json.loads(path.read_text())
     spans = [e for e in trace["traceEvents"] if e["ph"] == "X"]
@@ -212,8 +232,8 @@ def test_cli_simulate_ep_table_and_bad_input(tmp_path, cli):
 
 
 def test_load_factor_options_reach_the_simulated_column():
-    skew = deploy_preset("default", expert_load_factor=2.0, comm_load_factor=2.0)
-    r = simulate_ep(V3, H800, CTX, 144, batch_per_gpu=128, options=skew, sim=TWO)
+    skew = RoutingSkew(expert_load_factor=2.0, comm_load_factor=2.0)
+    r = simulate_ep(V3, _ep(H800, 144), CTX, batch_per_gpu=128, skew=skew, sim=TWO)
     # Balanced draws multiply the options' factors by 1: simulation and closed form see the same skew.
     assert abs(r.relative_gap) < 0.01
 

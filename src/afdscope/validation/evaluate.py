@@ -10,16 +10,20 @@ throughput error is reported, to keep one sign convention (positive = afdscope i
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from pydantic import ValidationError
 
 from afdscope.catalog.hardware_catalog import load_hardware
 from afdscope.catalog.model_catalog import load_model
 from afdscope.deploy.afd import eval_afd, evaluate_afd
+from afdscope.deploy.calibration import DEFAULT_CALIBRATION, Calibration
 from afdscope.deploy.ep import eval_ep, evaluate_ep
-from afdscope.deploy.options import deploy_preset
 from afdscope.errors import AfdscopeError
+from afdscope.specs.deployment import AfdDeployment, Deployment, EpDeployment
 from afdscope.specs.hardware import Hardware
+from afdscope.specs.model import MoEModel
 from afdscope.specs.scenario import Precision, Scenario
 from afdscope.validation.cases import Case
 
@@ -63,8 +67,18 @@ def _dtype(stated: str, field: str, what: str, notes: list[str]) -> str:
     return "fp8"
 
 
-def case_inputs(case: Case):
-    """(model, hardware, scenario, options, approximations) for one case."""
+class CaseInputs(NamedTuple):
+    model: MoEModel
+    hardware: Hardware
+    deployment: Deployment
+    scenario: Scenario
+    calibration: Calibration
+    skew: str | None  # "balanced" for cases routed evenly, else None (the modelled default)
+    notes: list[str]  # approximations made
+
+
+def case_inputs(case: Case) -> CaseInputs:
+    """What one case evaluates: its model, hardware, deployment, scenario, calibration and skew."""
     notes: list[str] = []
     weights = _dtype(case.weights, "weights", "weights", notes)
     experts = _dtype(case.expert_weights, "weights", "expert weights", [])
@@ -90,41 +104,40 @@ def case_inputs(case: Case):
         notes.append(f"{hw.name} has no fp8/int8 peak in the catalog: int8 GEMMs run at the BF16 rate")
     if case.network_gb_s_per_gpu is not None:
         hw = hw.model_copy(update={"scale_out_bandwidth": case.network_gb_s_per_gpu * 1e9})
-    options = deploy_preset(
-        "default",
-        ep_overlap=case.overlap,
-        shared_experts_on=case.shared_experts_on,
-        redundant_experts=case.redundant_experts,
-        balanced=case.routing == "balanced",
-    )
-    return model, hw, scenario, options, notes
-
-
-def _run(case: Case, model, hw, scenario, options):
-    """(result, evaluation at the same batch, batch note) for one case."""
     if case.mode == "ep":
-
-        def sweep(b):
-            return evaluate_ep(model, hw, scenario, case.gpus, b, options)  # positional, as below
-
-        step = 2 if case.overlap == "2bo" else 1
+        dep = EpDeployment(
+            hardware=hw, gpus=case.gpus, overlap=case.overlap, redundant_experts=case.redundant_experts
+        )
     else:
+        dep = AfdDeployment(
+            attention_hardware=hw,
+            ffn_hardware=hw,
+            attention_gpus=case.attention_gpus,
+            ffn_gpus=case.ffn_gpus,
+            micro_batches=case.micro_batches,
+            expert_tp=case.expert_tp,
+            shared_experts_on=case.shared_experts_on or "attention",
+            redundant_experts=case.redundant_experts,
+        )
+    skew = "balanced" if case.routing == "balanced" else None
+    return CaseInputs(model, hw, dep, scenario, DEFAULT_CALIBRATION, skew, notes)
 
-        def sweep(b):
-            return evaluate_afd(
-                model,
-                hw,
-                hw,
-                scenario,
-                case.attention_gpus,
-                case.ffn_gpus,
-                case.micro_batches,
-                b,
-                options,
-                expert_tp=case.expert_tp,
-            )
 
-        step = case.micro_batches
+def _run(case: Case, inputs: CaseInputs):
+    """(result, evaluation at the same batch, batch note) for one case."""
+    model, dep, scenario, cal, skew = (
+        inputs.model,
+        inputs.deployment,
+        inputs.scenario,
+        inputs.calibration,
+        inputs.skew,
+    )
+    evaluate, evaluate_one = (evaluate_ep, eval_ep) if case.mode == "ep" else (evaluate_afd, eval_afd)
+
+    def sweep(b):
+        return evaluate(model, dep, scenario, b, cal, skew)
+
+    step = dep.micro_batches
     batch, note = case.batch_per_gpu, None
     if batch is None:
         cap = int(sweep(step).max_batch_per_gpu) // step * step
@@ -132,15 +145,8 @@ def _run(case: Case, model, hw, scenario, options):
             raise AfdscopeError(f"no batch of {step} fits in memory (cap {cap}); the case cannot run")
         batch, note = cap, f"batch {cap} per GPU: the memory cap (published batch not stated)"
     # Positional calls: the evaluators' public signatures as documented in deploy/ep.py and deploy/afd.py
-    # (model, hw, scenario, gpus, batch, SLO, options) and (…, micro-batches, batch, SLO, options,
-    # whole_nodes, attention_tp, expert_tp).
-    if case.mode == "ep":
-        result = eval_ep(model, hw, scenario, case.gpus, batch, None, options)
-    else:
-        result = eval_afd(
-            model, hw, hw, scenario, case.attention_gpus, case.ffn_gpus, case.micro_batches, batch, None,
-            options, True, 1, case.expert_tp,
-        )  # fmt: skip
+    # (model, deployment, scenario, batch, SLO, calibration, skew).
+    result = evaluate_one(model, dep, scenario, batch, None, cal, skew)
     return result, sweep(batch), note
 
 
@@ -201,8 +207,9 @@ def evaluate_case(case: Case) -> dict:
         "reason": None,
     }
     try:
-        model, hw, scenario, options, notes = case_inputs(case)
-        result, ev, note = _run(case, model, hw, scenario, options)
+        inputs = case_inputs(case)
+        model, notes = inputs.model, inputs.notes
+        result, ev, note = _run(case, inputs)
     except AfdscopeError as exc:
         row["reason"] = f"not evaluated: {exc}"
         return row

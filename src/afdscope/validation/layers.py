@@ -44,12 +44,12 @@ PREDICTED_TERMS = {
 
 
 def _predicted_terms(case: Case, row: dict) -> dict[str, float | None]:
-    model, hw, scenario, options, _ = case_inputs(case)
+    model, hw, _, scenario, calibration, _, _ = case_inputs(case)
     m = row["micro_batches"]
     requests = row["batch_per_gpu"] / m
     q = scenario.query_positions
     parts = attention_layer_parts(
-        model, hw, requests, case.context_tokens, scenario.precision, q, options.attention
+        model, hw, requests, case.context_tokens, scenario.precision, q, calibration.attention
     )
     core_us = float(parts.core_s) * 1e6
     p = row["phases_us"]

@@ -92,20 +92,30 @@ def deploy_rows() -> list[Figure]:
     from afdscope.catalog.model_catalog import load_model
     from afdscope.deploy.afd import evaluate_afd
     from afdscope.deploy.ep import evaluate_ep
+    from afdscope.specs.deployment import AfdDeployment, EpDeployment
     from afdscope.specs.scenario import Scenario
 
     model, hw, scenario = load_model("deepseek-v3"), load_hardware("h800"), Scenario(context_tokens=4096)
     b, c = _BATCHES[:, None], _CONTEXTS[None, :]
+    eps = [EpDeployment(hardware=hw, gpus=g) for g in _GPU_COUNTS]
+    afds = [
+        AfdDeployment(
+            attention_hardware=hw,
+            ffn_hardware=hw,
+            attention_gpus=g,
+            ffn_gpus=g // 2 // 8 * 8 or 8,
+            micro_batches=3,
+        )
+        for g in _GPU_COUNTS
+    ]
 
     def ep():
-        for g in _GPU_COUNTS:
-            _ = evaluate_ep(model, hw, scenario, g, b, context_tokens=c).tokens_per_s_per_gpu
+        for dep in eps:
+            _ = evaluate_ep(model, dep, scenario, b, context_tokens=c).tokens_per_s_per_gpu
 
     def afd():
-        for g in _GPU_COUNTS:
-            _ = evaluate_afd(
-                model, hw, hw, scenario, g, g // 2 // 8 * 8 or 8, 3, b, context_tokens=c
-            ).tokens_per_s_per_gpu
+        for dep in afds:
+            _ = evaluate_afd(model, dep, scenario, b, context_tokens=c).tokens_per_s_per_gpu
 
     t_ep, t_afd = median_s(ep, 10), median_s(afd, 10)
     grid = f"{_DEPLOY_GRID:,} configs (batch × context × GPUs)"

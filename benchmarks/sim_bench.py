@@ -12,6 +12,7 @@ from timing import Figure
 from afdscope.catalog.hardware_catalog import load_hardware
 from afdscope.catalog.model_catalog import load_model
 from afdscope.sim import SimOptions, simulate_afd, simulate_ep
+from afdscope.specs.deployment import AfdDeployment, EpDeployment
 from afdscope.specs.scenario import Scenario
 
 STEPS = 100
@@ -30,22 +31,26 @@ def sim_rows() -> list[Figure]:
     quiet = SimOptions(steps=STEPS)
     noisy = SimOptions(steps=STEPS, seed=1, jitter_cv=0.05, spike_prob=1e-4, spike_size=5)
     skewed = SimOptions(steps=STEPS, seed=1, routing="power-law", alpha=1.0)
+    afd = AfdDeployment(
+        attention_hardware=hw, ffn_hardware=hw, attention_gpus=32, ffn_gpus=16, micro_batches=3
+    )
+    ep = EpDeployment(hardware=hw, gpus=144)
     cases = [
         (
             f"simulate afd: V3 61 layers, 3 micro-batches, {STEPS} steps",
-            lambda: simulate_afd(model, hw, hw, scenario, 32, 16, 3, batch_per_gpu=96, sim=quiet),
+            lambda: simulate_afd(model, afd, scenario, batch_per_gpu=96, sim=quiet),
         ),
         (
             f"simulate afd: the same with jitter 0.05 and spikes, {STEPS} steps",
-            lambda: simulate_afd(model, hw, hw, scenario, 32, 16, 3, batch_per_gpu=96, sim=noisy),
+            lambda: simulate_afd(model, afd, scenario, batch_per_gpu=96, sim=noisy),
         ),
         (
             f"simulate afd: the same with power-law routing (alpha 1), {STEPS} steps",
-            lambda: simulate_afd(model, hw, hw, scenario, 32, 16, 3, batch_per_gpu=96, sim=skewed),
+            lambda: simulate_afd(model, afd, scenario, batch_per_gpu=96, sim=skewed),
         ),
         (
             f"simulate ep: V3 2BO on 144 GPUs, {STEPS} steps",
-            lambda: simulate_ep(model, hw, scenario, 144, batch_per_gpu=128, sim=quiet),
+            lambda: simulate_ep(model, ep, scenario, batch_per_gpu=128, sim=quiet),
         ),
     ]
     figures, rates = [], []

@@ -191,3 +191,58 @@ def test_help_metavars_are_words_and_commands_come_in_planner_order(cli):
 def test_every_group_help_has_an_example(cli, group):
     r = cli(group, "--help")
     assert r.returncode == 0 and f"Example: afdscope {group}" in " ".join(r.stdout.split())
+
+
+def test_report_balanced_is_never_below_the_modelled_default(cli, tmp_path):
+    from afdscope.report.deployment_report import build_report
+
+    kw = dict(model="deepseek-v3", context=4096, tpot_slo_ms=50, hardware=["h800"], max_gpus=32)
+    modelled, ideal = build_report(**kw), build_report(**kw, balanced=True)
+    compared = 0
+    for mode in ("ep", "afd"):
+        m, b = getattr(modelled.search, mode).best, getattr(ideal.search, mode).best
+        if m is None:  # infeasible under the skew: nothing to compare
+            continue
+        assert b.tokens_per_s_per_gpu >= m.tokens_per_s_per_gpu
+        assert b.routing_skew == "balanced" and m.routing_skew.startswith("modelled")
+        compared += 1
+    assert compared >= 1
+    base = [
+        "report",
+        "--model",
+        "deepseek-v3",
+        "--hardware",
+        "h800",
+        "--context",
+        "4096",
+        "--tpot-slo-ms",
+        "50",
+    ]
+    r = cli(*base, "--max-gpus", "16", "--balanced", "-o", str(tmp_path / "b.html"))
+    assert r.returncode == 0 and (tmp_path / "b.html").exists(), r.stderr
+
+
+def test_eval_json_says_what_is_counted(cli):
+    import json
+
+    r = cli(
+        "eval",
+        "ep",
+        "--model",
+        "deepseek-v3",
+        "--hardware",
+        "gb200",
+        "--gpus",
+        "64",
+        "--context",
+        "4096",
+        "--batch-per-gpu",
+        "32",
+        "-f",
+        "json",
+    )
+    d = json.loads(r.stdout)
+    notes = d["notes"]
+    # 64 GPUs of a 72-GPU NVL72 domain: 8 left idle; decode GPUs only; the expected error band.
+    assert any("8 GPUs" in str(v) for v in notes.values())
+    assert d["expected_error"]["low"] < d["expected_error"]["high"]

@@ -77,10 +77,11 @@ def register(app: typer.Typer) -> None:
 def print_result(result, fmt: Fmt, strict: bool) -> None:
     """One evaluation as JSON or a table; --strict exits 1 when it is infeasible."""
     from afdscope.report.deploy_rows import result_rows
+    from afdscope.report.notes import counting_notes
     from afdscope.report.output import print_rows, to_json
 
     if fmt is Fmt.json:
-        print(to_json(result.as_dict()))
+        print(to_json(result.as_dict() | {"notes": dict(counting_notes(result))}))
     else:
         rows = result_rows(result)
         # The skew the evaluation assumed, after the bottleneck (JSON carries it as `routing_skew`).

@@ -17,6 +17,7 @@ from afdscope.cli.common import (
 )
 from afdscope.cli.options import (
     AttnCandidatesOpt,
+    BalancedOpt,
     CalibrationName,
     CalibrationOpt,
     CandidatesOpt,
@@ -46,6 +47,7 @@ def report_cmd(
     price: PriceOpt = None,
     calibration: CalibrationOpt = CalibrationName.default,
     preset: DeployPresetOpt = None,
+    balanced: BalancedOpt = False,
     force: ForceOpt = False,
 ) -> None:
     """One self-contained HTML page: verdict, best configurations, Pareto fronts, TPOT budget,
@@ -73,6 +75,7 @@ def report_cmd(
         prices=parse_prices(price),
         preset=name,
         progress=update,
+        balanced=balanced,
     )
     stop_progress(state)
     print(verdict_line(data.search))

@@ -67,12 +67,13 @@ class ReportData:
 
 def _load_devices(names, prices, value_set):
     from afdscope.catalog.hardware_catalog import load_hardware
+    from afdscope.catalog.prices import price_for
     from afdscope.cost import with_price
 
     out = []
     for name in names:
         hw = load_hardware(name, value_set)
-        out.append((name, with_price(hw, prices.get(hw.name))))
+        out.append((name, with_price(hw, price_for(prices, hw.name))))
     return out
 
 
@@ -109,8 +110,10 @@ def build_report(
     preset: str = "default",
     progress=None,
     now: _dt.datetime | None = None,
+    balanced: bool = False,
 ) -> ReportData:
-    """Search and every derived section for one model, workload and set of candidate GPUs."""
+    """Search and every derived section for one model, workload and set of candidate GPUs. `preset`: the
+    named calibration; `balanced`: the balanced ideal instead of the modelled routing skew."""
     from afdscope.catalog.model_catalog import load_model
     from afdscope.deploy.step import check_slo
     from afdscope.search import Constraint, SearchSpace, search
@@ -127,7 +130,8 @@ def build_report(
     hws = _load_devices(hardware, prices, "datasheet")
     attn = _load_devices(attention_hardware, prices, "datasheet")
     ffn = _load_devices(ffn_hardware, prices, "datasheet")
-    unknown = set(prices) - {h.name for _, h in hws + attn + ffn}
+    names = {h.name.lower() for _, h in hws + attn + ffn}
+    unknown = {p for p in prices if p.lower() not in names}
     if unknown:
         raise AfdscopeError(
             f"--price for {', '.join(sorted(unknown))}, which is not a candidate; "
@@ -143,7 +147,7 @@ def build_report(
     devices = {h.name: h for _, h in hws + attn + ffn}
     m = load_model(model)
     scenario = Scenario(context_tokens=context)
-    options = deploy_preset(preset)
+    options = deploy_preset(preset, balanced=balanced or None)
     limit_s = tpot_slo_ms * 1e-3
     check_slo(limit_s, options, scenario.tokens_per_step)
     space = SearchSpace(max_gpus=max_gpus)

@@ -211,12 +211,6 @@ def test_price_key_of_a_user_file_matches_its_label(tmp_path):
     assert price_for(prices, hw.name) == 2.5 and price_for(prices, "H800") == 3.0
 
 
-def test_cost_still_exports_parse_prices():
-    from afdscope import cost
-
-    assert cost.parse_prices is parse_prices
-
-
 def test_cli_duplicate_price(monkeypatch, capsys):
     common = ["search", "--model", "deepseek-v3", "--hardware", "h800", "--context", "4096"]
     line = cli_error(

@@ -12,7 +12,6 @@ import pytest
 from afdscope.catalog.hardware_catalog import load_hardware
 from afdscope.catalog.model_catalog import load_model
 from afdscope.errors import AfdscopeError
-from afdscope.memory import kv_bytes_per_request
 from afdscope.ops.attention import (
     DEFAULT_ATTENTION,
     IDEAL_ATTENTION,
@@ -23,6 +22,7 @@ from afdscope.ops.attention import (
     load_attention_microbench,
     mean_attended_tokens,
 )
+from afdscope.ops.memory import kv_bytes_per_request
 from afdscope.specs.scenario import Precision
 
 BF16_KV = Precision(weights="fp8", kv="bf16", attention="bf16")

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from afdscope.catalog.prices import parse_prices  # noqa: F401  (moved; re-exported for callers)
 from afdscope.errors import AfdscopeError
 from afdscope.specs.hardware import Hardware
 

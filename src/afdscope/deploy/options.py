@@ -44,7 +44,7 @@ class DeployOptions:
     # LM head, embedding and the MTP module are computed (True) or left inside step_overhead_s (False).
     model_head_and_mtp: bool = True
     # Routing skew: the busiest expert GPU's token-expert assignments and received bytes over the mean
-    # (max/mean = 1/σ). 1 is balanced routing; afdscope.imbalance derives them from routing statistics.
+    # (max/mean = 1/σ). 1 is balanced routing; afdscope.routing derives them from routing statistics.
     expert_load_factor: float | np.ndarray = 1.0
     comm_load_factor: float | np.ndarray = 1.0
     balanced: bool = False  # no modelled skew when no factors are given (the ideal)

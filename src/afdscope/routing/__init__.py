@@ -10,7 +10,7 @@ instead of assuming a σ:
 * `sampling`: `simulate_routing` / `sample_load_factors`, `draws` Monte Carlo layers of `tokens` tokens
   each → per-GPU assignments, distinct experts hit, received bytes (samplers in `samplers`).
 * `statistics`: `RoutingStats` (σ = mean/max per draw), `busiest_rank_load_factors` and `sigma_for_alpha`,
-  the numbers the deployment evaluator (DeployOptions) and the paper's α formulas take.
+  the numbers the deployment evaluator (RoutingSkew) and the paper's α formulas take.
 * `defaults`: `modelled_skew`, the default RoutingSkew of a deployment (popularity per family, EPLB,
   collective stragglers `collective_straggler`, attention-DP spread `attention_dp_factor`).
 """

@@ -98,7 +98,7 @@ def sample_load_factors(
     **kwargs,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(tokens factor, bytes factor): max/mean per draw, shaped like `draws` (e.g. (steps, layers)), for
-    a simulator to pass as DeployOptions.expert_load_factor / comm_load_factor. `tokens_per_layer` is a
+    a simulator to pass as RoutingSkew.expert_load_factor / comm_load_factor. `tokens_per_layer` is a
     number or an array broadcastable to `draws` (rounded to whole tokens)."""
     shape = (draws,) if isinstance(draws, int | np.integer) else tuple(draws)
     n = int(np.prod(shape))

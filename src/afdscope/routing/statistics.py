@@ -1,5 +1,5 @@
 """Routing statistics: per-draw σ = mean/max of per-GPU expert load, and the numbers the deployment
-evaluator (DeployOptions' load factors) and the paper's α formulas take (spec beyond.md §F)."""
+evaluator (RoutingSkew's load factors) and the paper's α formulas take (spec beyond.md §F)."""
 
 from __future__ import annotations
 
@@ -100,12 +100,12 @@ def _ratio(num, den, fill: float) -> np.ndarray:
 
 
 def busiest_rank_load_factors(stats: RoutingStats, statistic: str | float = "mean"):
-    """(expert_load_factor, comm_load_factor) for `DeployOptions` (dataclasses.replace): the busiest expert
+    """(expert_load_factor, comm_load_factor) for a `RoutingSkew`: the busiest expert
     GPU's assignments and the busiest endpoint's received bytes, each over the mean, reduced over draws.
 
     "mean" — mean over draws of max/mean (step time adds up layer times, so this sets throughput);
     "p50"/"median"; a quantile q in (0, 1), e.g. 0.95 for the worst 5 % of layers; "draws" — the per-draw
-    arrays (DeployOptions broadcasts them against its sweep)."""
+    arrays (a RoutingSkew broadcasts them against the evaluator's sweep)."""
     return _reduce(stats.tokens_factor, statistic), _reduce(stats.bytes_factor, statistic)
 
 

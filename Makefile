@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 OUT    ?= afdscope-out
 
-.PHONY: install run test bench lint fuzz clean calibration-data calibrate
+.PHONY: install run test bench lint fuzz clean calibration-data calibrate docs
 
 install: $(STAMP)
 
@@ -38,6 +38,10 @@ calibrate: install
 
 bench: install
 	$(BIN)/python benchmarks/run.py
+
+# Regenerate the CLI flag reference from the code (tests/test_cli_reference.py checks it is current).
+docs: install
+	$(BIN)/python -m afdscope.cli.reference > docs/cli-reference.md
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks

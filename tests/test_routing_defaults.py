@@ -135,8 +135,9 @@ def test_uneven_eplb_placement():
 
 @pytest.mark.parametrize(("model", "gpus", "redundant"), [(DS, 72, 32), (DS, 256, 256), (QWEN, 16, 0)])
 def test_cached_table_matches_direct_monte_carlo(model, gpus, redundant):
-    # The table: 192 draws on a factor-2 grid, interpolated in log tokens. Off-grid totals ≥ the group
-    # size agree with a direct 4,000-draw Monte Carlo within 1 %.
+    # The table: draws_at(…) draws per point (192 at 8 assignments per GPU, fewer above, at least 32) on
+    # a factor-2 grid, interpolated in log tokens. Off-grid totals ≥ the group size agree with a direct
+    # 4,000-draw Monte Carlo within 1.5 % (sampling noise of the table plus the interpolation).
     alpha, _ = popularity_alpha(model)
     pop = Popularity.power_law(model.n_routed_experts, alpha)
     for total in (1.5 * gpus, 23 * gpus, 181 * gpus, 1000 * gpus):
@@ -144,7 +145,7 @@ def test_cached_table_matches_direct_monte_carlo(model, gpus, redundant):
         e, _ = sample_load_factors(
             model, pop, round(total), 4000, gpus=gpus, redundant=redundant, eplb=True, seed=9, method="counts"
         )
-        assert got == pytest.approx(e.mean(), rel=0.01), total
+        assert got == pytest.approx(e.mean(), rel=0.015), total
 
 
 def test_shapes_and_afd():
@@ -198,3 +199,16 @@ def test_speed():
         warm.append(time.perf_counter() - t0)
     assert first < 1.0  # measured 0.16–0.30 s on one core
     assert min(warm) < 2e-4  # measured 0.1 ms
+
+
+def test_a_skew_does_not_depend_on_what_was_asked_before():
+    # The cached Monte Carlo table draws each grid point from its own stream: the same call gives the same
+    # factors whether its grid points were computed alone or together with others.
+    import afdscope.routing.defaults as d
+
+    d._TABLES.clear()
+    alone = modelled_skew(DS, ep(64), 32.0).expert_load_factor
+    d._TABLES.clear()
+    modelled_skew(DS, ep(64), np.array([1.0, 4096.0]))  # fills a wide range of points first
+    after = modelled_skew(DS, ep(64), 32.0).expert_load_factor
+    assert alone == after

@@ -212,15 +212,20 @@ def _compute_points(model, mode, group, redundant, per_node, alpha, eplb, points
         lay = dataclasses.replace(
             lay, placement=_eplb_any(lay.pi, lay.n, group, redundant), pop_space=lay.shuffle
         )
-    draws = [draws_at(TOKEN_GRID[i], model.top_k, group) for i in points]
-    t = np.repeat(TOKEN_GRID[points], draws)
-    out = _route_counts(np.random.default_rng(SEED), lay, t)
-    ratio = {}
-    for name in ("tokens", "copies"):
-        mx, mean = out[f"{name}_max"], out[f"{name}_mean"]
-        f = np.maximum(np.divide(mx, mean, out=np.ones_like(mx), where=mean > 0), 1.0)
-        ratio[name] = np.add.reduceat(f, np.cumsum([0, *draws[:-1]])) / np.array(draws)
-    return {i: (float(ratio["tokens"][j]), float(ratio["copies"][j])) for j, i in enumerate(points)}
+    out = {}
+    for i in points:
+        # Each grid point draws from its own stream (SEED, point), so a value never depends on which
+        # other points were asked for first: the same evaluation gives the same skew in any order.
+        draws = draws_at(TOKEN_GRID[i], model.top_k, group)
+        counts = _route_counts(np.random.default_rng((SEED, i)), lay, np.full(draws, TOKEN_GRID[i]))
+        ratio = []
+        for name in ("tokens", "copies"):
+            mx, mean = counts[f"{name}_max"], counts[f"{name}_mean"]
+            ratio.append(
+                float(np.maximum(np.divide(mx, mean, out=np.ones_like(mx), where=mean > 0), 1.0).mean())
+            )
+        out[i] = (ratio[0], ratio[1])
+    return out
 
 
 def modelled_skew(

@@ -519,11 +519,14 @@ def test_load_factor_and_replica_flags_reach_the_evaluator(cli, assert_clean_err
     skewed = json.loads(cli(*base, "--expert-load-factor", "1.5", "--comm-load-factor", "1.5").stdout)
     assert skewed["tokens_per_s_per_gpu"] < plain["tokens_per_s_per_gpu"]
     assert plain["routing_skew"] == "balanced" and skewed["routing_skew"].startswith("given")
+    none = json.loads(cli(*base, "--balanced", "--redundant-experts", "0").stdout)
     replicas = json.loads(cli(*base, "--balanced", "--redundant-experts", "64").stdout)
     # 320 expert slots over 64 GPUs: 5 instead of 4 per GPU, × 58 layers × 3·7168·2048 B
     extra = (
         replicas["memory_gb_per_gpu"]["ep"]["routed_experts"]
-        - plain["memory_gb_per_gpu"]["ep"]["routed_experts"]
+        - none["memory_gb_per_gpu"]["ep"]["routed_experts"]
     )
+    # No --redundant-experts: the usual EPLB slots, 1/8 of 256 filled up to 64 GPUs' ceil = 64.
+    assert plain["config"]["redundant_experts"] == 64 and none["config"]["redundant_experts"] == 0
     assert extra == pytest.approx(58 * 3 * 7168 * 2048 / 1e9)
     assert_clean_error(cli(*base, "--expert-load-factor", "0.5"), "--expert-load-factor")

@@ -3,7 +3,6 @@ step budget, memory headroom, σ sweep, derived σ — checked against the evalu
 
 import html
 import re
-from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -16,8 +15,8 @@ from afdscope.deploy.budget import (
     memory_headroom,
     step_budget,
 )
+from afdscope.deploy.calibration import DEFAULT_CALIBRATION
 from afdscope.deploy.ep import evaluate_ep
-from afdscope.deploy.options import DEFAULT_OPTIONS, deploy_preset
 from afdscope.report.deployment_report import _paper_view, build_report
 from afdscope.report.html import CHARTS, fmt, map_layers, render_report, verdict_sentence
 from afdscope.report.search_rows import config_label
@@ -28,7 +27,9 @@ from afdscope.search.sensitivity import (
     reevaluate,
     sigma_sweep,
 )
+from afdscope.specs.deployment import AfdDeployment, EpDeployment
 from afdscope.specs.scenario import Scenario
+from afdscope.specs.skew import RoutingSkew
 from afdscope.units import GB
 
 LIMIT = 0.05
@@ -115,8 +116,8 @@ def _by_hand_common(ev, model, options):
 
 def test_ep_budget_adds_up_by_hand(data, ds, h800):
     best = data.search.ep.best
-    options = replace(DEFAULT_OPTIONS, ep_overlap=best.config["overlap"])
-    ev = reevaluate(best, ds, {"h800": h800}, SCENARIO, DEFAULT_OPTIONS)
+    options = DEFAULT_CALIBRATION
+    ev = reevaluate(best, ds, {"h800": h800}, SCENARIO, DEFAULT_CALIBRATION)
     b = step_budget(ev, ds, options, LIMIT)
     step, serial, layer, dense, fill = _by_hand_common(ev, ds, options)
     a, f = float(ev.attention_s), float(ev.ffn_s)
@@ -149,16 +150,16 @@ def test_ep_budget_adds_up_by_hand(data, ds, h800):
 
 def test_afd_budget_adds_up_by_hand(data, ds, h800):
     best = data.search.afd.best
-    ev = reevaluate(best, ds, {"h800": h800}, SCENARIO, DEFAULT_OPTIONS)
-    b = step_budget(ev, ds, DEFAULT_OPTIONS, LIMIT)
-    step, serial, layer, dense, fill = _by_hand_common(ev, ds, DEFAULT_OPTIONS)
+    ev = reevaluate(best, ds, {"h800": h800}, SCENARIO, DEFAULT_CALIBRATION)
+    b = step_budget(ev, ds, DEFAULT_CALIBRATION, LIMIT)
+    step, serial, layer, dense, fill = _by_hand_common(ev, ds, DEFAULT_CALIBRATION)
     m = best.config["micro_batches"]
     a, f, d, c = (float(x) for x in (ev.attention_s, ev.ffn_s, ev.dispatch_s, ev.combine_s))
-    link = max(d, c) if DEFAULT_OPTIONS.comm.full_duplex else d + c
+    link = max(d, c) if DEFAULT_CALIBRATION.comm.full_duplex else d + c
     stage = max(a, f, link)
     assert layer == pytest.approx(max(m * stage, a + d + f + c))
     assert fill == pytest.approx(max(min(a + d + f + c, m * stage) - stage, 0.0))
-    head = serial - DEFAULT_OPTIONS.step_overhead_s
+    head = serial - DEFAULT_CALIBRATION.step_overhead_s
     for role in ("attention", "ffn"):
         parts = b.per_step[role]
         assert set(parts) == set(CATEGORIES)
@@ -178,8 +179,9 @@ def test_afd_budget_adds_up_by_hand(data, ds, h800):
 
 def test_afd_layer_split_when_the_link_binds(ds, h800):
     slow = h800.model_copy(update={"scale_out_bandwidth": 5e9})
-    ev = evaluate_afd(ds, slow, slow, SCENARIO, 32, 16, 3, 96.0, DEFAULT_OPTIONS)
-    split = layer_split(ev, DEFAULT_OPTIONS)
+    dep = AfdDeployment(attention_hardware=slow, ffn_hardware=slow, attention_gpus=32, ffn_gpus=16)
+    ev = evaluate_afd(ds, dep, SCENARIO, 96.0)
+    split = layer_split(ev, DEFAULT_CALIBRATION)
     a, f = float(ev.attention_s), float(ev.ffn_s)
     link = max(float(ev.dispatch_s), float(ev.combine_s))
     assert link > max(a, f)  # communication-bound
@@ -187,14 +189,14 @@ def test_afd_layer_split_when_the_link_binds(ds, h800):
         parts = split[role]
         assert sum(parts.values()) == pytest.approx(float(ev.layer_s))
         assert parts["exposed_communication"] == pytest.approx(3 * (link - max(a, f)))
-    b = step_budget(ev, ds, DEFAULT_OPTIONS, LIMIT)
+    b = step_budget(ev, ds, DEFAULT_CALIBRATION, LIMIT)
     assert b.slack_s < 0 or b.tpot_s <= LIMIT
 
 
 @pytest.mark.parametrize("overlap", ["nbo", "sbo"])
 def test_ep_layer_split_other_overlaps(ds, h800, overlap):
-    opts = deploy_preset("default", ep_overlap=overlap)
-    ev = evaluate_ep(ds, h800, SCENARIO, 64, 64.0, opts)
+    opts = DEFAULT_CALIBRATION
+    ev = evaluate_ep(ds, EpDeployment(hardware=h800, gpus=64, overlap=overlap), SCENARIO, 64.0, opts)
     parts = layer_split(ev, opts)["ep"]
     a, f = float(ev.attention_s), float(ev.ffn_s)
     comm = float(ev.dispatch_s) + float(ev.combine_s)
@@ -209,9 +211,9 @@ def test_ep_layer_split_other_overlaps(ds, h800, overlap):
 def test_step_budget_needs_one_point(ds, h800):
     from afdscope.errors import AfdscopeError
 
-    ev = evaluate_ep(ds, h800, SCENARIO, 64, np.array([2.0, 4.0]), DEFAULT_OPTIONS)
+    ev = evaluate_ep(ds, EpDeployment(hardware=h800, gpus=64), SCENARIO, np.array([2.0, 4.0]))
     with pytest.raises(AfdscopeError, match="one configuration"):
-        step_budget(ev, ds, DEFAULT_OPTIONS, LIMIT)
+        step_budget(ev, ds, DEFAULT_CALIBRATION, LIMIT)
 
 
 # ----------------------------------------------------------------------------------------- memory
@@ -219,7 +221,7 @@ def test_step_budget_needs_one_point(ds, h800):
 
 def test_kv_per_request_matches_the_evaluators_batch_limit(ds, h800):
     for tp in (1, 2):
-        ev = evaluate_ep(ds, h800, SCENARIO, 64, 2.0, DEFAULT_OPTIONS, attention_tp=tp)
+        ev = evaluate_ep(ds, EpDeployment(hardware=h800, gpus=64, attention_tp=tp), SCENARIO, 2.0)
         kv = kv_bytes_per_gpu_request(ds, SCENARIO, tp)
         weights = ev.memory_gb_per_gpu["ep"]["total"] * GB
         free = h800.hbm_capacity * 0.79 - weights  # the named buffers fit in the 21 % reserve
@@ -230,7 +232,7 @@ def test_memory_headroom_by_hand(data, ds, h800):
     for mode in (data.search.ep, data.search.afd):
         best = mode.best
         roles = {"ep": h800} if best.mode == "ep" else {"attention": h800, "ffn": h800}
-        h = memory_headroom(best, ds, roles, SCENARIO, DEFAULT_OPTIONS)
+        h = memory_headroom(best, ds, roles, SCENARIO, DEFAULT_CALIBRATION)
         assert h == data.headroom[best.mode]
         for role, r in h.items():
             kv = best.batch_per_gpu * kv_bytes_per_gpu_request(ds, SCENARIO, best.config["attention_tp"]) / GB
@@ -247,7 +249,7 @@ def test_memory_headroom_by_hand(data, ds, h800):
     # The KV-limited batch leaves less than one request's KV free on the attention side.
     afd = data.search.afd.best
     one = kv_bytes_per_gpu_request(ds, SCENARIO, afd.config["attention_tp"]) / GB
-    ev = reevaluate(afd, ds, {"h800": h800}, SCENARIO, DEFAULT_OPTIONS)
+    ev = reevaluate(afd, ds, {"h800": h800}, SCENARIO, DEFAULT_CALIBRATION)
     if afd.batch_per_gpu == int(ev.max_batch_per_gpu):
         assert data.headroom["afd"]["attention"]["headroom_gb"] < one
 
@@ -257,7 +259,7 @@ def test_memory_headroom_by_hand(data, ds, h800):
 
 def test_reevaluate_reproduces_the_search_point(data, ds, h800):
     for mode in (data.search.ep, data.search.afd):
-        p = reevaluate(mode.best, ds, {"h800": h800}, SCENARIO, DEFAULT_OPTIONS).point()
+        p = reevaluate(mode.best, ds, {"h800": h800}, SCENARIO, DEFAULT_CALIBRATION).point()
         assert p.tokens_per_s_per_gpu == pytest.approx(mode.best.tokens_per_s_per_gpu, rel=1e-12)
         assert p.config == mode.best.config
 
@@ -265,22 +267,23 @@ def test_reevaluate_reproduces_the_search_point(data, ds, h800):
 def test_sigma_sweep_is_monotonic_and_balanced_at_sigma_1(data, ds, h800):
     sens = data.sensitivity
     assert np.all(np.diff(sens.sigmas) > 0) and sens.sigmas[-1] == 1.0 and set(SIGMAS) <= set(sens.sigmas)
-    balanced = replace(DEFAULT_OPTIONS, balanced=True)
     for mode in (data.search.ep, data.search.afd):
         y = sens.tokens_per_s_per_gpu[mode.mode]
         # Throughput never rises as σ falls (the sigmas ascend, so y must not decrease along them).
         assert np.all(np.diff(y) >= -1e-9 * y.max()), y
         # σ = 1 is the balanced ideal, at least what the best reaches under the modelled default skew.
-        ideal = best_under_slo(mode.best, ds, {"h800": h800}, SCENARIO, balanced, LIMIT)
+        ideal = best_under_slo(
+            mode.best, ds, {"h800": h800}, SCENARIO, DEFAULT_CALIBRATION, LIMIT, skew="balanced"
+        )
         assert y[-1] == pytest.approx(ideal, rel=1e-12)
         assert y[-1] >= mode.best.tokens_per_s_per_gpu * (1 - 1e-12)
         assert y[0] < y[-1]
-        again = sigma_sweep(mode.best, ds, {"h800": h800}, SCENARIO, DEFAULT_OPTIONS, LIMIT, [1.0, 0.5])
+        again = sigma_sweep(mode.best, ds, {"h800": h800}, SCENARIO, DEFAULT_CALIBRATION, LIMIT, [1.0, 0.5])
         assert again[0] == pytest.approx(y[-1]) and again[1] == pytest.approx(y[list(sens.sigmas).index(0.5)])
 
 
 def test_best_under_slo_is_zero_when_nothing_meets_it(data, ds, h800):
-    assert best_under_slo(data.search.ep.best, ds, {"h800": h800}, SCENARIO, DEFAULT_OPTIONS, 1e-3) == 0.0
+    assert best_under_slo(data.search.ep.best, ds, {"h800": h800}, SCENARIO, DEFAULT_CALIBRATION, 1e-3) == 0.0
 
 
 def test_derived_sigma(data, ds, h800):
@@ -297,13 +300,11 @@ def test_derived_sigma(data, ds, h800):
         assert derived[(mode, True)].redundant > 0 == derived[(mode, False)].redundant
         assert derived[(mode, True)].tokens_per_s_per_gpu >= derived[(mode, False)].tokens_per_s_per_gpu
     # Re-deriving with the same seed gives the same numbers; the throughput is the evaluator's under them.
-    again = derived_sigma(ep, ds, {"h800": h800}, SCENARIO, DEFAULT_OPTIONS, LIMIT)
+    again = derived_sigma(ep, ds, {"h800": h800}, SCENARIO, DEFAULT_CALIBRATION, LIMIT)
     assert again == d
-    opts = replace(
-        DEFAULT_OPTIONS, expert_load_factor=d.expert_load_factor, comm_load_factor=d.comm_load_factor
-    )
+    skew = RoutingSkew(expert_load_factor=d.expert_load_factor, comm_load_factor=d.comm_load_factor)
     assert d.tokens_per_s_per_gpu == pytest.approx(
-        best_under_slo(ep, ds, {"h800": h800}, SCENARIO, opts, LIMIT), rel=1e-12
+        best_under_slo(ep, ds, {"h800": h800}, SCENARIO, DEFAULT_CALIBRATION, LIMIT, skew=skew), rel=1e-12
     )
 
 

@@ -165,23 +165,12 @@ def calibration_name(calibration, preset: str | None) -> str:
     return old
 
 
-def deploy_options(
-    calibration,
-    preset: str | None,
-    balanced: bool,
-    expert_load: float | None,
-    comm_load: float | None,
-    redundant: int,
-    **overrides,
-):
-    """The named calibration with the routing skew the flags ask for and EPLB replicas.
-
-    No load factor and no --balanced: the modelled skew (the default). --balanced: none (the ideal).
-    --expert-load-factor / --comm-load-factor: those factors replace the modelled skew (the one not
-    given is 1; both 1 is the balanced ideal)."""
-    from dataclasses import replace
-
-    from afdscope.deploy.options import deploy_preset
+def calibration_and_skew(calibration, preset: str | None, balanced: bool, expert_load=None, comm_load=None):
+    """(Calibration, skew) the flags ask for: the named calibration, and None (the calibration's default,
+    the modelled skew), "balanced" (--balanced, or both load factors 1) or the RoutingSkew that
+    --expert-load-factor / --comm-load-factor give (the one not given is 1)."""
+    from afdscope.deploy.calibration import named_calibration
+    from afdscope.specs.skew import RoutingSkew
 
     name = calibration_name(calibration, preset)
     for flag, value in (("--expert-load-factor", expert_load), ("--comm-load-factor", comm_load)):
@@ -192,16 +181,14 @@ def deploy_options(
             "--balanced assumes no routing skew, --expert-load-factor/--comm-load-factor give one; "
             "drop one of them"
         )
+    cal = named_calibration(name)
+    if not given:
+        return cal, "balanced" if balanced else None
     e = 1.0 if expert_load is None else expert_load
     c = 1.0 if comm_load is None else comm_load
-    base = deploy_preset(name, **overrides)
-    return replace(
-        base,
-        expert_load_factor=e,
-        comm_load_factor=c,
-        balanced=balanced or (given and e == 1.0 and c == 1.0),
-        memory=replace(base.memory, redundant_experts=redundant),
-    )
+    if e == 1.0 and c == 1.0:
+        return cal, "balanced"
+    return cal, RoutingSkew(expert_load_factor=e, comm_load_factor=c)
 
 
 def afd_hardware(hardware, attention_hardware, ffn_hardware, value_set: str):

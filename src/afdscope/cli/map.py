@@ -7,9 +7,9 @@ from typing import Annotated
 import typer
 
 from afdscope.cli.common import (
+    calibration_and_skew,
     check_context,
     check_plot,
-    deploy_options,
     finite,
     progress_after_one_second,
     scenario,
@@ -92,15 +92,15 @@ def map_cmd(
     m, hw = load_model(model), load_hardware(hardware)
     check_context(m, context)
     workload = scenario(context, 0, 0.0, WeightsOpt.fp8, KvOpt.bf16, KvOpt.bf16)
-    options = deploy_options(calibration, preset, balanced, None, None, 0)
+    cal, skew = calibration_and_skew(calibration, preset, balanced)
     from afdscope.deploy.step import check_slo
 
     slo_s = tpot_slo_ms * 1e-3
-    check_slo(slo_s, options, 1.0)
+    check_slo(slo_s, cal, 1.0)
     update, state = progress_after_one_second()
     x_values, y_values = x_axis.values(*xr, points), y_axis.values(*yr, points)
     result = afd_ep_map(
-        m, hw, workload, slo_s, x_axis, y_axis, x_values, y_values, options, max_gpus, progress=update
+        m, hw, workload, slo_s, x_axis, y_axis, x_values, y_values, cal, max_gpus, update, skew
     )
     stop_progress(state)
     if plot:

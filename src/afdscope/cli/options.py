@@ -228,7 +228,14 @@ CommLoadOpt = Annotated[
     ),
 ]
 RedundantOpt = Annotated[
-    int, typer.Option("--redundant-experts", min=0, max=4096, help="EPLB replica slots over the expert GPUs.")
+    int | None,
+    typer.Option(
+        "--redundant-experts",
+        min=0,
+        max=4096,
+        help="EPLB replica slots over the expert GPUs (default: the usual 1/8 of the experts; 0: none).",
+        show_default=False,
+    ),
 ]
 
 # ---------------------------------------------------------------- simulation

@@ -7,10 +7,10 @@ from typing import Annotated
 import typer
 
 from afdscope.cli.common import (
+    calibration_and_skew,
     check_context,
     check_formats,
     check_plot,
-    deploy_options,
     finite,
     info,
     ms_to_s,
@@ -139,7 +139,7 @@ def search_cmd(
     preset: DeployPresetOpt = None,
     expert_load_factor: ExpertLoadOpt = None,
     comm_load_factor: CommLoadOpt = None,
-    redundant_experts: RedundantOpt = 0,
+    redundant_experts: RedundantOpt = None,
     value_set: SetOpt = ValueSetOpt.datasheet,
     fmt: FormatOpt = Fmt.table,
     plot: PlotOpt = None,
@@ -173,15 +173,13 @@ def search_cmd(
     constraint = Constraint(
         tpot_slo_s=ms_to_s(tpot_slo_ms), min_tokens_per_s_per_user=min_tokens_per_s_per_user
     )
-    options = deploy_options(
-        calibration, preset, balanced, expert_load_factor, comm_load_factor, redundant_experts
-    )
-    check_slo(constraint.tpot_limit_s, options, workload.tokens_per_step)
+    cal, skew = calibration_and_skew(calibration, preset, balanced, expert_load_factor, comm_load_factor)
+    check_slo(constraint.tpot_limit_s, cal, workload.tokens_per_step)
     update, state = progress_after_one_second()
     m = load_model(model)
     check_context(m, context)
-    space = SearchSpace(max_gpus=max_gpus, max_batch_per_gpu=max_batch)
-    result = search(m, workload, constraint, hws, attn or None, ffn or None, space, options, progress=update)
+    space = SearchSpace(max_gpus=max_gpus, max_batch_per_gpu=max_batch, redundant_experts=redundant_experts)
+    result = search(m, workload, constraint, hws, attn or None, ffn or None, space, cal, skew, update)
     stop_progress(state)
     if plot:
         from afdscope.report.figures import plot_pareto

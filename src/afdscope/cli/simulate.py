@@ -8,10 +8,10 @@ import typer
 
 from afdscope.cli.common import (
     afd_hardware,
+    calibration_and_skew,
     check_context,
     check_formats,
     check_mode,
-    deploy_options,
     finite,
     info,
     ms_to_s,
@@ -151,7 +151,7 @@ def simulate_ep_cmd(
     preset: DeployPresetOpt = None,
     expert_load_factor: ExpertLoadOpt = None,
     comm_load_factor: CommLoadOpt = None,
-    redundant_experts: RedundantOpt = 0,
+    redundant_experts: RedundantOpt = None,
     value_set: SetOpt = ValueSetOpt.datasheet,
     steps: StepsOpt = 20,
     seed: SeedOpt = 0,
@@ -179,9 +179,7 @@ def simulate_ep_cmd(
         context, mtp_draft, mtp_accept, weights, kv_dtype, attention_dtype,
         expert_weights, dispatch_dtype, combine_dtype,
     )  # fmt: skip
-    options = deploy_options(
-        calibration, preset, balanced, expert_load_factor, comm_load_factor, redundant_experts
-    )
+    cal, skew = calibration_and_skew(calibration, preset, balanced, expert_load_factor, comm_load_factor)
     m, hw = load_model(model), load_hardware(hardware, value_set.value)
     check_context(m, context)
     check_formats(workload, hw)
@@ -191,8 +189,8 @@ def simulate_ep_cmd(
         workload,
         batch_per_gpu=batch_per_gpu,
         tpot_slo_s=ms_to_s(tpot_slo_ms),
-        calibration=options.calibration,
-        skew=options.skew,
+        calibration=cal,
+        skew=skew,
         sim=sim,
     )
     print_sim(result, fmt, trace)
@@ -228,7 +226,7 @@ def simulate_afd_cmd(
     preset: DeployPresetOpt = None,
     expert_load_factor: ExpertLoadOpt = None,
     comm_load_factor: CommLoadOpt = None,
-    redundant_experts: RedundantOpt = 0,
+    redundant_experts: RedundantOpt = None,
     value_set: SetOpt = ValueSetOpt.datasheet,
     steps: StepsOpt = 20,
     seed: SeedOpt = 0,
@@ -256,9 +254,7 @@ def simulate_afd_cmd(
         context, mtp_draft, mtp_accept, weights, kv_dtype, attention_dtype,
         expert_weights, dispatch_dtype, combine_dtype,
     )  # fmt: skip
-    options = deploy_options(
-        calibration, preset, balanced, expert_load_factor, comm_load_factor, redundant_experts
-    )
+    cal, skew = calibration_and_skew(calibration, preset, balanced, expert_load_factor, comm_load_factor)
     m = load_model(model)
     check_context(m, context)
     check_formats(workload, attention_hw, ffn_hw)
@@ -286,8 +282,8 @@ def simulate_afd_cmd(
         workload,
         batch_per_gpu=batch_per_gpu,
         tpot_slo_s=ms_to_s(tpot_slo_ms),
-        calibration=options.calibration,
-        skew=options.skew,
+        calibration=cal,
+        skew=skew,
         sim=sim,
     )
     print_sim(result, fmt, trace)

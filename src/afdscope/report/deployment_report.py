@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from afdscope import __version__
-from afdscope.deploy.options import deploy_preset
+from afdscope.deploy.calibration import named_calibration
 from afdscope.errors import AfdscopeError
 from afdscope.paper.ceiling import Ceiling, hfu_ceiling
 from afdscope.paper.study import CurveStudy
@@ -147,9 +147,9 @@ def build_report(
     devices = {h.name: h for _, h in hws + attn + ffn}
     m = load_model(model)
     scenario = Scenario(context_tokens=context)
-    options = deploy_preset(preset, balanced=balanced or None)
+    cal, skew = named_calibration(preset), "balanced" if balanced else None
     limit_s = tpot_slo_ms * 1e-3
-    check_slo(limit_s, options, scenario.tokens_per_step)
+    check_slo(limit_s, cal, scenario.tokens_per_step)
     space = SearchSpace(max_gpus=max_gpus)
     result = search(
         m,
@@ -159,24 +159,25 @@ def build_report(
         [h for _, h in attn] or None,
         [h for _, h in ffn] or None,
         space,
-        options,
+        cal,
+        skew,
         progress=progress,
     )
 
-    analysis = analyse_bests(result, m, devices, scenario, options, limit_s)
+    analysis = analyse_bests(result, m, devices, scenario, cal, limit_s, skew)
     sigmas = analysis.sensitivity.sigmas
 
     # The paper's view and the map for one device: the best AFD's FFN GPU, else the first candidate.
     focus = result.afd.best.config["ffn_hardware"] if result.afd.best else hws[0][1].name
     paper = _paper_view(model, arg_of[focus], focus)
-    mapped = map_around(m, devices[focus], scenario, limit_s, options, max_gpus)
+    mapped = map_around(m, devices[focus], scenario, limit_s, cal, max_gpus, skew)
 
     cmd = ["afdscope report", f"--model {model}"]
     cmd += [f"--hardware {a}" for a, _ in (hws if hardware else [])]
     cmd += [f"--attention-hardware {a}" for a, _ in attn] + [f"--ffn-hardware {a}" for a, _ in ffn]
     cmd += [f"--context {context}", f"--tpot-slo-ms {tpot_slo_ms:g}", f"--max-gpus {max_gpus}"]
     cmd += [f"--price {k}={v:g}" for k, v in sorted(prices.items())]
-    mem = options.memory
+    mem = cal.memory
     settings = {
         "deploy preset": preset,
         "weights / KV / attention": "fp8 / bf16 / bf16",
@@ -186,10 +187,10 @@ def build_report(
             f"EP overlap {_slash(space.ep_overlaps)}, AFD micro-batches {_slash(space.micro_batches)}, "
             f"attention TP {_slash(space.attention_tp)}, expert TP {_slash(space.expert_tp)}"
         ),
-        "per-step overhead": f"{options.step_overhead_s * 1e3:g} ms",
-        "AFD pipeline fill": "on" if options.pipeline_fill else "off",
-        "AFD node dedup": options.dedup,
-        "link duplex": "full" if options.comm.full_duplex else "half",
+        "per-step overhead": f"{cal.step_overhead_s * 1e3:g} ms",
+        "AFD pipeline fill": "on" if cal.pipeline_fill else "off",
+        "AFD node dedup": cal.dedup,
+        "link duplex": "full" if cal.comm.full_duplex else "half",
         "usable HBM fraction": mem.usable_hbm_fraction,
         "buffers per GPU": f"{mem.buffer_bytes / 1e9:g} GB",
         "paper view": f"preset paper, {paper.value_set} values of {paper.hardware}",

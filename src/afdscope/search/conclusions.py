@@ -27,7 +27,7 @@ import numpy as np
 from afdscope.catalog.hardware_catalog import load_hardware
 from afdscope.catalog.model_catalog import load_model
 from afdscope.deploy.afd import evaluate_afd
-from afdscope.deploy.options import deploy_preset
+from afdscope.deploy.calibration import DEFAULT_CALIBRATION
 from afdscope.errors import AfdscopeError
 from afdscope.paper.ffn_rank import regime_boundaries
 from afdscope.paper.options import preset as paper_preset
@@ -35,6 +35,7 @@ from afdscope.search.run import SearchResult, search
 from afdscope.search.space import Constraint, SearchSpace, eplb_redundant
 from afdscope.specs.deployment import AfdDeployment
 from afdscope.specs.scenario import Scenario
+from afdscope.specs.skew import RoutingSkew
 
 # The verdict rule: the share of evidence rows that agree with the claim.
 HOLDS_SHARE = 0.8  # ≥ 80 % agree: "holds"
@@ -161,7 +162,7 @@ def _sweep_ffn(model, hw, scenario, grid, slo_s):
     start = max(1, math.ceil(bounds.scale_up_end - 1e-9))
     m = grid.space.micro_batches[0]
     batches = np.arange(m, grid.space.max_batch_per_gpu + 1, m, dtype=float)[:, None]
-    cal = deploy_preset("default").calibration
+    cal = DEFAULT_CALIBRATION
     points, fixed = [], None
     for n in range(start, grid.space.max_gpus // g):
         ffn = n * g
@@ -216,14 +217,14 @@ def _falls_after_peak(values) -> bool:
     return all(b <= a for a, b in zip(v[peak:], v[peak + 1 :], strict=False))
 
 
-def _sub_node(model, r: SearchResult, scenario, grid, slo_s, options):
+def _sub_node(model, r: SearchResult, scenario, grid, slo_s, skew):
     """The best AFD (modelled skew) re-evaluated with attention counts of any GPU number (not whole nodes)."""
     d = r.afd.best.deployment
     m = d.micro_batches
     batches = np.arange(m, grid.space.max_batch_per_gpu + 1, m, dtype=float)[:, None]
     attn = np.arange(1, grid.space.max_gpus - d.ffn_gpus + 1, dtype=float)[None, :]
     dep = d.replace(whole_nodes=False, attention_gpus=1)
-    ev = evaluate_afd(model, dep, scenario, batches, options.calibration, options.skew, attention_gpus=attn)
+    ev = evaluate_afd(model, dep, scenario, batches, DEFAULT_CALIBRATION, skew, attention_gpus=attn)
     best = _best_on(ev, slo_s)
     return None if best is None else best[0]
 
@@ -236,16 +237,18 @@ def paper_conclusions(grid: Grid = DEFAULT_GRID, progress=None) -> list[Claim]:
     hws = {n: load_hardware(n) for n in grid.standard + grid.superpod}
     results: dict[tuple, SearchResult] = {}
     skews = {  # the paper's ideal, the default modelled skew, and the paper's uniform σ on the experts
-        "balanced": deploy_preset("default", balanced=True),
-        "modelled": deploy_preset("default"),
-        f"sigma {grid.sigma:g}": deploy_preset("default", expert_load_factor=1.0 / grid.sigma),
+        "balanced": "balanced",
+        "modelled": None,
+        f"sigma {grid.sigma:g}": RoutingSkew(expert_load_factor=1.0 / grid.sigma),
     }
     for (mn, m), (hn, hw), slo in (
         (a, b, s) for a in models.items() for b in hws.items() for s in grid.slos_s
     ):
-        for kind, opts in skews.items():
+        for kind, skew in skews.items():
             c = Constraint(tpot_slo_s=slo)
-            results[mn, hn, slo, kind] = search(m, scenario, c, [hw], None, None, grid.space, opts)
+            results[mn, hn, slo, kind] = search(
+                m, scenario, c, [hw], None, None, grid.space, DEFAULT_CALIBRATION, skew
+            )
         if progress:
             progress(f"searched {mn} on {hn} at {slo * 1e3:g} ms")
 

@@ -255,11 +255,3 @@ def test_afd_with_attention_domains_matches_the_closed_form(domains):
     assert abs(r.relative_gap) < 0.01
     assert r.bubble_fraction.keys() == {"attention", "ffn", "link"}
     assert r.closed_form["config"]["attention_domains"] == domains
-
-
-def test_typed_and_old_simulator_calls_agree():
-    from afdscope.specs.deployment import EpDeployment
-
-    old = simulate_ep(V3, H800, CTX, 144, batch_per_gpu=64, sim=TWO)
-    new = simulate_ep(V3, EpDeployment(hardware=H800, gpus=144), CTX, batch_per_gpu=64, sim=TWO)
-    assert new.step_ms == old.step_ms and new.closed_form["routing_skew"].startswith("modelled")

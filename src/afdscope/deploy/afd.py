@@ -20,7 +20,6 @@ from dataclasses import replace
 import numpy as np
 
 from afdscope.deploy.calibration import DEFAULT_CALIBRATION, Calibration
-from afdscope.deploy.options import DEFAULT_OPTIONS
 from afdscope.deploy.result import BOTTLENECKS, DeploymentResult, Evaluation
 from afdscope.deploy.step import (
     check_slo,
@@ -42,7 +41,6 @@ from afdscope.ops.memory import (
 )
 from afdscope.ops.small_ops import small_ops_time_s
 from afdscope.specs.deployment import AfdDeployment
-from afdscope.specs.hardware import Hardware
 from afdscope.specs.model import MoEModel
 from afdscope.specs.scenario import Scenario
 from afdscope.specs.skew import RoutingSkew
@@ -83,14 +81,7 @@ def _check_tp(model, attention_hw, ffn_hw, attention_gpus, ffn_gpus, attention_t
         )
 
 
-def evaluate_afd(*args, **kw) -> Evaluation:
-    """Transitional: (model, AfdDeployment, …) → `_evaluate_afd`; the old (model, hw, hw, scenario, …)."""
-    if isinstance(args[1], Hardware):
-        return _legacy_evaluate_afd(*args, **kw)
-    return _evaluate_afd(*args, **kw)
-
-
-def _evaluate_afd(
+def evaluate_afd(
     model: MoEModel,
     deployment: AfdDeployment,
     scenario: Scenario,
@@ -280,13 +271,6 @@ def _evaluate_afd(
     )
 
 
-def eval_afd(*args, **kw) -> DeploymentResult:
-    """Transitional: (model, AfdDeployment, …) → `_eval_afd`; the old (model, hw, hw, scenario, …)."""
-    if isinstance(args[1], Hardware):
-        return _legacy_eval_afd(*args, **kw)
-    return _eval_afd(*args, **kw)
-
-
 def _afd_skew(skew, cal, model, dep, tokens, q, attention_gpus):
     """`resolve_skew` for an AFD sweep, whose attention GPU count may be an array."""
     if isinstance(skew, RoutingSkew) or (skew or cal.default_skew) == "balanced":
@@ -304,7 +288,7 @@ def _afd_skew(skew, cal, model, dep, tokens, q, attention_gpus):
     )
 
 
-def _eval_afd(
+def eval_afd(
     model: MoEModel,
     deployment: AfdDeployment,
     scenario: Scenario,
@@ -318,7 +302,7 @@ def _eval_afd(
         raise AfdscopeError("give exactly one of a batch per GPU or a TPOT SLO")
 
     def evaluate(b):
-        return _evaluate_afd(model, deployment, scenario, b, calibration, skew)
+        return evaluate_afd(model, deployment, scenario, b, calibration, skew)
 
     if batch_per_gpu is not None:
         if batch_per_gpu < 1:
@@ -336,93 +320,3 @@ def _eval_afd(
             f"exceeds the SLO of {tpot_slo_s * 1e3:g} ms",
         )
     return ev.point(i, extra)
-
-
-def _legacy_split(
-    attention_hw,
-    ffn_hw,
-    attention_gpus,
-    ffn_gpus,
-    micro_batches,
-    options,
-    whole_nodes,
-    attention_tp,
-    expert_tp,
-):
-    options = DEFAULT_OPTIONS if options is None else options
-    # A swept attention count keeps its array out of the (scalar) deployment.
-    first = int(np.asarray(attention_gpus).flat[0]) if np.ndim(attention_gpus) else int(attention_gpus)
-    if first < 1 or ffn_gpus < 1 or micro_batches not in (2, 3, 4):
-        # Let the evaluator's own checks word the error, on the values as given.
-        _check_counts(attention_hw, ffn_hw, attention_gpus, ffn_gpus, micro_batches, whole_nodes)
-    dep = AfdDeployment(
-        attention_hardware=attention_hw,
-        ffn_hardware=ffn_hw,
-        attention_gpus=first,
-        ffn_gpus=ffn_gpus,
-        micro_batches=micro_batches,
-        attention_tp=attention_tp,
-        expert_tp=expert_tp,
-        shared_experts_on=options.shared_experts_on,
-        whole_nodes=whole_nodes,
-        redundant_experts=options.eplb_slots,
-    )
-    return dep, options.calibration, options.skew
-
-
-def _legacy_evaluate_afd(
-    model,
-    attention_hw,
-    ffn_hw,
-    scenario,
-    attention_gpus,
-    ffn_gpus,
-    micro_batches,
-    batch_per_gpu,
-    options=None,
-    context_tokens=None,
-    whole_nodes=True,
-    attention_tp=1,
-    expert_tp=1,
-):
-    dep, cal, skew = _legacy_split(
-        attention_hw,
-        ffn_hw,
-        attention_gpus,
-        ffn_gpus,
-        micro_batches,
-        options,
-        whole_nodes,
-        attention_tp,
-        expert_tp,
-    )
-    return _evaluate_afd(model, dep, scenario, batch_per_gpu, cal, skew, context_tokens, attention_gpus)
-
-
-def _legacy_eval_afd(
-    model,
-    attention_hw,
-    ffn_hw,
-    scenario,
-    attention_gpus,
-    ffn_gpus,
-    micro_batches=3,
-    batch_per_gpu=None,
-    tpot_slo_s=None,
-    options=None,
-    whole_nodes=True,
-    attention_tp=1,
-    expert_tp=1,
-):
-    dep, cal, skew = _legacy_split(
-        attention_hw,
-        ffn_hw,
-        attention_gpus,
-        ffn_gpus,
-        micro_batches,
-        options,
-        whole_nodes,
-        attention_tp,
-        expert_tp,
-    )
-    return _eval_afd(model, dep, scenario, batch_per_gpu, tpot_slo_s, cal, skew)

@@ -17,7 +17,6 @@ from dataclasses import replace
 import numpy as np
 
 from afdscope.deploy.calibration import DEFAULT_CALIBRATION, Calibration
-from afdscope.deploy.options import DEFAULT_OPTIONS
 from afdscope.deploy.result import BOTTLENECKS, DeploymentResult, Evaluation
 from afdscope.deploy.schedules import EpPhases, ep_schedule
 from afdscope.deploy.step import (
@@ -41,20 +40,12 @@ from afdscope.ops.memory import (
 )
 from afdscope.ops.small_ops import small_ops_time_s
 from afdscope.specs.deployment import EpDeployment
-from afdscope.specs.hardware import Hardware
 from afdscope.specs.model import MoEModel
 from afdscope.specs.scenario import Scenario
 from afdscope.specs.skew import RoutingSkew
 
 
-def evaluate_ep(*args, **kw) -> Evaluation:
-    """Transitional: (model, EpDeployment, …) → `_evaluate_ep`; the old (model, hw, scenario, gpus, …)."""
-    if isinstance(args[1], Hardware):
-        return _legacy_evaluate_ep(*args, **kw)
-    return _evaluate_ep(*args, **kw)
-
-
-def _evaluate_ep(
+def evaluate_ep(
     model: MoEModel,
     deployment: EpDeployment,
     scenario: Scenario,
@@ -199,14 +190,7 @@ def _evaluate_ep(
     )
 
 
-def eval_ep(*args, **kw) -> DeploymentResult:
-    """Transitional: (model, EpDeployment, …) → `_eval_ep`; the old (model, hw, scenario, gpus, …)."""
-    if isinstance(args[1], Hardware):
-        return _legacy_eval_ep(*args, **kw)
-    return _eval_ep(*args, **kw)
-
-
-def _eval_ep(
+def eval_ep(
     model: MoEModel,
     deployment: EpDeployment,
     scenario: Scenario,
@@ -220,7 +204,7 @@ def _eval_ep(
         raise AfdscopeError("give exactly one of a batch per GPU or a TPOT SLO")
 
     def evaluate(b):
-        return _evaluate_ep(model, deployment, scenario, b, calibration, skew)
+        return evaluate_ep(model, deployment, scenario, b, calibration, skew)
 
     if batch_per_gpu is not None:
         if batch_per_gpu < 1:
@@ -231,32 +215,6 @@ def _eval_ep(
     cap = int(evaluate(step).max_batch_per_gpu)
     ev, i = largest_batch_meeting_slo(evaluate, tpot_slo_s, step, cap)
     return ev.point(i, _slo_reasons(ev, i, tpot_slo_s))
-
-
-def _legacy_split(hw, gpus, options, attention_tp):
-    options = DEFAULT_OPTIONS if options is None else options
-    dep = EpDeployment(
-        hardware=hw,
-        gpus=gpus,
-        overlap=options.ep_overlap,
-        attention_tp=attention_tp,
-        redundant_experts=options.eplb_slots,
-    )
-    return dep, options.calibration, options.skew
-
-
-def _legacy_evaluate_ep(
-    model, hw, scenario, gpus, batch_per_gpu, options=None, context_tokens=None, attention_tp=1
-):
-    dep, cal, skew = _legacy_split(hw, gpus, options, attention_tp)
-    return _evaluate_ep(model, dep, scenario, batch_per_gpu, cal, skew, context_tokens)
-
-
-def _legacy_eval_ep(
-    model, hw, scenario, gpus, batch_per_gpu=None, tpot_slo_s=None, options=None, attention_tp=1
-):
-    dep, cal, skew = _legacy_split(hw, gpus, options, attention_tp)
-    return _eval_ep(model, dep, scenario, batch_per_gpu, tpot_slo_s, cal, skew)
 
 
 def _slo_reasons(ev: Evaluation, i: int, tpot_slo_s: float) -> tuple[str, ...]:

@@ -18,7 +18,6 @@ from afdscope.deploy.afd import evaluate_afd
 from afdscope.deploy.calibration import DEFAULT_CALIBRATION, Calibration
 from afdscope.deploy.ep import evaluate_ep
 from afdscope.errors import AfdscopeError
-from afdscope.search._options import split
 from afdscope.specs.deployment import AfdDeployment, EpDeployment
 from afdscope.specs.hardware import Hardware
 from afdscope.specs.model import MoEModel
@@ -179,17 +178,9 @@ def afd_ep_map(
     skew: RoutingSkew | str | None = None,
 ) -> MapResult:
     """The AFD/EP ratio over x × y (values in user units) under `calibration` and `skew` (None: the
-    calibration's default). The inner axis is vectorised when it can be. Transitional: a `DeployOptions`
-    in the calibration's place is split; the map fixes its deployments' structure, so it may name none."""
+    calibration's default). The inner axis is vectorised when it can be."""
     if x.name == y.name:
         raise AfdscopeError(f"--x and --y are both '{x.name}'; choose two different axes")
-    parts = split(calibration, skew)
-    if (parts.redundant_experts, parts.shared_experts_on, parts.ep_overlap) != (None, "attention", "2bo"):
-        raise AfdscopeError(
-            "the map's compact search fixes each deployment's structure (2BO EP, the usual EPLB slots, "
-            "shared experts with attention); give calibration and skew only"
-        )
-    calibration, skew = parts.calibration, parts.skew
     # Loop over the outer axis; vectorise the inner one when its kind allows.
     swap = x.vectorised and not y.vectorised
     outer, inner = (y, x) if swap else (x, y)

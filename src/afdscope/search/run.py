@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from afdscope.deploy.calibration import DEFAULT_CALIBRATION, Calibration
 from afdscope.deploy.result import DeploymentResult, Evaluation
 from afdscope.errors import AfdscopeError
-from afdscope.search._options import split
 from afdscope.search.pareto import pareto_front, rounded
 from afdscope.search.space import DEFAULT_SPACE, Constraint, Group, SearchSpace, afd_groups, ep_groups
 from afdscope.search.verdict import Verdict, decide, why_none
@@ -162,16 +161,9 @@ def search(
 ) -> SearchResult:
     """Search EP over `hardware` and AFD over every (attention, FFN) hardware pair of the candidates
     (default: `hardware` for both roles) under `calibration` and `skew` (None: the calibration's default).
-    `progress(done, total)` is called as groups finish. Transitional: a `DeployOptions` in the
-    calibration's place is split (its EPLB slots and shared-expert side into the space)."""
+    `progress(done, total)` is called as groups finish."""
     if not hardware:
         raise AfdscopeError("give at least one hardware candidate")
-    parts = split(calibration, skew)
-    if parts.legacy:
-        space = replace(
-            space, redundant_experts=parts.redundant_experts, shared_experts_on=parts.shared_experts_on
-        )
-    calibration, skew = parts.calibration, parts.skew
     t0 = time.perf_counter()
     attention_hardware = list(attention_hardware or hardware)
     ffn_hardware = list(ffn_hardware or hardware)

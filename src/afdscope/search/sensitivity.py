@@ -4,8 +4,7 @@ memory budget, and where on the AFD/EP map its hardware sits.
 
 `analyse_bests` does all of it for a search's two best configurations (what `afdscope report` shows);
 the structure of each best is kept and only its batch is re-chosen under the SLO. Every function takes a
-`Calibration` and a skew (None: the calibration's default); transitional: a `DeployOptions` in the
-calibration's place is split (search/_options.py).
+`Calibration` and a skew (None: the calibration's default).
 """
 
 from __future__ import annotations
@@ -22,7 +21,6 @@ from afdscope.deploy.ep import evaluate_ep
 from afdscope.deploy.result import DeploymentResult, Evaluation
 from afdscope.deploy.step import largest_batch_meeting_slo
 from afdscope.errors import AfdscopeError
-from afdscope.search._options import split
 from afdscope.search.map import MapResult, afd_ep_map, axis
 from afdscope.search.run import SearchResult
 from afdscope.specs.hardware import Hardware
@@ -52,13 +50,12 @@ def reevaluate(
     """Evaluate the structure of `result` (mode, hardware, GPU counts, overlap / micro-batches, TP) again
     at `batch_per_gpu` (default: its own batch; an array sweeps) under `calibration` and `skew`.
     `devices`: name → device."""
-    parts = split(calibration, skew)
     batch = result.batch_per_gpu if batch_per_gpu is None else batch_per_gpu
     dep = result.deployment  # the evaluated structure itself; `devices` only for results without one
     if dep is None:
         raise AfdscopeError("this result carries no deployment to re-evaluate")
     evaluate = evaluate_ep if result.mode == "ep" else evaluate_afd
-    return evaluate(model, dep, scenario, batch, parts.calibration, parts.skew)
+    return evaluate(model, dep, scenario, batch, calibration, skew)
 
 
 def _batch_step(result: DeploymentResult) -> int:
@@ -84,9 +81,8 @@ def best_under_slo(
     step = _batch_step(result)
     if max_batch_per_gpu < step:
         return 0.0
-    parts = split(calibration, skew)
     ev, i = largest_batch_meeting_slo(
-        lambda b: reevaluate(result, model, devices, scenario, parts.calibration, b, parts.skew),
+        lambda b: reevaluate(result, model, devices, scenario, calibration, b, skew),
         tpot_limit_s,
         step,
         max_batch_per_gpu,
@@ -106,7 +102,7 @@ def sigma_sweep(
 ) -> np.ndarray:
     """Tokens/s per GPU at each σ: expert and communication load factors both 1/σ, same structure, the
     batch re-chosen under the SLO."""
-    cal = split(calibration).calibration
+    cal = calibration
     out = []
     for s in sigmas:
         if not 0 < s <= 1:
@@ -184,7 +180,7 @@ def derived_sigma(
     # The derived factors (both exactly 1 would leave the calibration's default skew, as given factors
     # of 1 always have).
     skew = None if ef == cf == 1.0 else RoutingSkew(expert_load_factor=ef, comm_load_factor=cf)
-    cal = split(calibration).calibration
+    cal = calibration
     # The same structure with these EPLB slots (or none), evaluated under the derived factors.
     placed = replace(result, deployment=result.deployment.replace(redundant_experts=redundant))
     throughput = best_under_slo(placed, model, devices, scenario, cal, tpot_limit_s, max_batch_per_gpu, skew)
@@ -226,8 +222,7 @@ def analyse_bests(
 ) -> BestAnalysis:
     """Step budget, memory headroom, derived σ (without and with EPLB) and the σ sweep of each best; the
     sweep is extended below 0.5 down to the lowest derived σ so that mark sits on the chart."""
-    parts = split(calibration, skew)
-    cal, skew = parts.calibration, parts.skew
+    cal = calibration
     budgets: dict[str, StepBudget] = {}
     headroom: dict[str, dict] = {}
     sweeps: dict[str, np.ndarray] = {}

@@ -14,7 +14,6 @@ import time
 
 from afdscope.deploy.afd import eval_afd, evaluate_afd
 from afdscope.deploy.calibration import DEFAULT_CALIBRATION, Calibration
-from afdscope.deploy.options import DEFAULT_OPTIONS
 from afdscope.sim import engine
 from afdscope.sim.noise import random_streams, stage_multipliers
 from afdscope.sim.options import DEFAULT_SIM, SimOptions
@@ -22,20 +21,12 @@ from afdscope.sim.plan import build_plan, per_instance, per_step
 from afdscope.sim.result import SimResult, summarise
 from afdscope.sim.routing import drawn_skew, load_factors
 from afdscope.specs.deployment import AfdDeployment
-from afdscope.specs.hardware import Hardware
 from afdscope.specs.model import MoEModel
 from afdscope.specs.scenario import Scenario
 from afdscope.specs.skew import RoutingSkew
 
 
-def simulate_afd(*args, **kw) -> SimResult:
-    """Transitional: (model, AfdDeployment, …) → `_simulate_afd`; the old (model, hw, hw, scenario, …)."""
-    if isinstance(args[1], Hardware):
-        return _legacy_simulate_afd(*args, **kw)
-    return _simulate_afd(*args, **kw)
-
-
-def _simulate_afd(
+def simulate_afd(
     model: MoEModel,
     deployment: AfdDeployment,
     scenario: Scenario,
@@ -109,36 +100,3 @@ def _simulate_afd(
     return summarise(
         "afd", run, closed, dep.attention_gpus, ev.tokens_per_step, roles, sim, time.perf_counter() - t0
     )
-
-
-def _legacy_simulate_afd(
-    model,
-    attention_hw,
-    ffn_hw,
-    scenario,
-    attention_gpus,
-    ffn_gpus,
-    micro_batches=3,
-    batch_per_gpu=None,
-    tpot_slo_s=None,
-    options=DEFAULT_OPTIONS,
-    *,
-    whole_nodes=True,
-    attention_tp=1,
-    expert_tp=1,
-    sim=DEFAULT_SIM,
-):
-    from afdscope.deploy.afd import _legacy_split
-
-    dep, cal, skew = _legacy_split(
-        attention_hw,
-        ffn_hw,
-        attention_gpus,
-        ffn_gpus,
-        micro_batches,
-        options,
-        whole_nodes,
-        attention_tp,
-        expert_tp,
-    )
-    return _simulate_afd(model, dep, scenario, batch_per_gpu, tpot_slo_s, cal, skew, sim=sim)

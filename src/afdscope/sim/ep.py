@@ -15,7 +15,6 @@ import time
 
 from afdscope.deploy.calibration import DEFAULT_CALIBRATION, Calibration
 from afdscope.deploy.ep import eval_ep, evaluate_ep
-from afdscope.deploy.options import DEFAULT_OPTIONS
 from afdscope.sim import ep_stream
 from afdscope.sim.noise import random_streams, stage_multipliers
 from afdscope.sim.options import DEFAULT_SIM, SimOptions
@@ -23,20 +22,12 @@ from afdscope.sim.plan import per_instance, per_step
 from afdscope.sim.result import SimResult, summarise
 from afdscope.sim.routing import drawn_skew, load_factors
 from afdscope.specs.deployment import EpDeployment
-from afdscope.specs.hardware import Hardware
 from afdscope.specs.model import MoEModel
 from afdscope.specs.scenario import Scenario
 from afdscope.specs.skew import RoutingSkew
 
 
-def simulate_ep(*args, **kw) -> SimResult:
-    """Transitional: (model, EpDeployment, …) → `_simulate_ep`; the old (model, hw, scenario, gpus, …)."""
-    if isinstance(args[1], Hardware):
-        return _legacy_simulate_ep(*args, **kw)
-    return _simulate_ep(*args, **kw)
-
-
-def _simulate_ep(
+def simulate_ep(
     model: MoEModel,
     deployment: EpDeployment,
     scenario: Scenario,
@@ -94,21 +85,3 @@ def _simulate_ep(
     run = ep_stream.run(scheme, seg, comm["dispatch"], comm["combine"], down, dense, serial, sim.trace_step)
     roles = {"compute": [0], "comm": [1]}
     return summarise("ep", run, closed, gpus, ev.tokens_per_step, roles, sim, time.perf_counter() - t0)
-
-
-def _legacy_simulate_ep(
-    model,
-    hw,
-    scenario,
-    gpus,
-    batch_per_gpu=None,
-    tpot_slo_s=None,
-    options=DEFAULT_OPTIONS,
-    *,
-    attention_tp=1,
-    sim=DEFAULT_SIM,
-):
-    from afdscope.deploy.ep import _legacy_split
-
-    dep, cal, skew = _legacy_split(hw, gpus, options, attention_tp)
-    return _simulate_ep(model, dep, scenario, batch_per_gpu, tpot_slo_s, cal, skew, sim=sim)

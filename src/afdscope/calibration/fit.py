@@ -13,6 +13,7 @@ Nothing here is fitted to end-to-end throughput.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import math
 from dataclasses import dataclass, replace
@@ -346,7 +347,7 @@ def fit_all(write: bool = False, families=("hopper", "blackwell")) -> dict:
         )
         from afdscope.calibration.profiles import attention_entry, small_ops_entry
 
-        for cached in (load_profile, gemm_kernel, attention_entry, small_ops_entry):
+        for cached in (load_profile, gemm_kernel, attention_entry, small_ops_entry, _error_table):
             cached.cache_clear()
     return report
 
@@ -408,7 +409,14 @@ def _table_rows(rows: Rows, kernel_name: str, transfer: bool) -> list[ErrorRow]:
 
 def error_table() -> list[ErrorRow]:
     """One row per (operator, hardware, source): held-out error of the shipped profiles on each GPU's own
-    table, and transfer error (every row) on public tables of GPUs without tables of their own."""
+    table, and transfer error (every row) on public tables of GPUs without tables of their own. Computed
+    once per process (the tables and profiles it reads only change through `fit_all`/`fit_ascend`, which
+    clear it)."""
+    return list(_error_table())
+
+
+@functools.cache
+def _error_table() -> tuple[ErrorRow, ...]:
     table: list[ErrorRow] = []
     for system in SYSTEMS:
         moe = moe_rows(system)
@@ -422,7 +430,7 @@ def error_table() -> list[ErrorRow]:
     table += _table_rows(deepgemm_rows("dense"), "dense", transfer=True)
     for kernel in ("masked", "masked_swapab"):
         table += _table_rows(deepgemm_h20_rows(kernel), "grouped", transfer=True)
-    return table + mla_error_rows() + attention_layer_error_rows() + deepep_error_rows()
+    return tuple(table + mla_error_rows() + attention_layer_error_rows() + deepep_error_rows())
 
 
 MLA_SOURCES = {
@@ -738,7 +746,7 @@ def fit_ascend(write: bool = False) -> dict:
         )
         from afdscope.calibration.profiles import attention_entry, small_ops_entry
 
-        for cached in (load_profile, gemm_kernel, attention_entry, small_ops_entry):
+        for cached in (load_profile, gemm_kernel, attention_entry, small_ops_entry, _error_table):
             cached.cache_clear()
     return results
 

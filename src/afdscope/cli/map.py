@@ -29,25 +29,10 @@ from afdscope.cli.options import (
     PlotOpt,
     WeightsOpt,
 )
-from afdscope.errors import AfdscopeError
 
 
 def register(app: typer.Typer) -> None:
     app.command("map")(map_cmd)
-
-
-def parse_range(flag: str, text: str | None, default: tuple[float, float]) -> tuple[float, float]:
-    """LOW:HIGH with 0 < LOW < HIGH, or the axis' default range."""
-    if text is None:
-        return default
-    lo, sep, hi = text.partition(":")
-    try:
-        low, high = float(lo), float(hi)
-    except ValueError:
-        low = high = float("nan")
-    if not sep or not (0 < low < high) or not all(map(__import__("math").isfinite, (low, high))):
-        raise AfdscopeError(f"{flag} '{text}': write LOW:HIGH with 0 < LOW < HIGH, e.g. {flag} 25:400")
-    return low, high
 
 
 def map_cmd(
@@ -82,7 +67,7 @@ def map_cmd(
     """
     from afdscope.catalog.hardware_catalog import load_hardware
     from afdscope.catalog.model_catalog import load_model
-    from afdscope.search.map import afd_ep_map, axis, paper_gpu_points
+    from afdscope.search.map import afd_ep_map, axis, paper_gpu_points, parse_range
 
     check_plot(plot, force)
     finite("--tpot-slo-ms", tpot_slo_ms)

@@ -60,43 +60,6 @@ def register(app: typer.Typer) -> None:
     app.command("search")(search_cmd)
 
 
-def hardware_list(names: list[str] | None, prices: dict, value_set: str):
-    """The named devices, each with its --price (USD per GPU-hour) when one was given."""
-    from afdscope.catalog.hardware_catalog import load_hardware
-    from afdscope.catalog.prices import price_for
-    from afdscope.cost import with_price
-
-    out = []
-    for name in split(names) or []:
-        hw = load_hardware(name, value_set)
-        out.append(with_price(hw, price_for(prices, hw.name)))
-    return out
-
-
-def _candidates(hardware, attention_hardware, ffn_hardware, price, value_set: str):
-    """(both-role, attention, FFN) candidate lists; every --price must name a candidate."""
-    from afdscope.catalog.prices import parse_prices
-
-    prices = parse_prices(price)
-    hws = hardware_list(hardware, prices, value_set)
-    attn = hardware_list(attention_hardware, prices, value_set)
-    ffn = hardware_list(ffn_hardware, prices, value_set)
-    # Devices by label (one device named twice counts once), compared as parse_prices labels them.
-    labels = {h.name: h for h in hws + attn + ffn}
-    priced = {label.lower() for label in labels} | set(labels)
-    unknown = {label for label in prices if label not in priced and label.lower() not in priced}
-    if unknown:
-        raise AfdscopeError(
-            f"--price for {', '.join(sorted(unknown))}, which is not a candidate; "
-            "price the devices you search"
-        )
-    if not hws:
-        hws = list(dict.fromkeys(attn + ffn))
-    if not hws:
-        raise AfdscopeError("give --hardware (or --attention-hardware and --ffn-hardware)")
-    return hws, attn, ffn
-
-
 def _print_search(result, fmt: Fmt) -> None:
     from afdscope.report.output import print_rows, to_json
     from afdscope.report.search_rows import best_rows, pareto_rows, verdict_line
@@ -164,7 +127,11 @@ def search_cmd(
     ):
         if value is not None and value <= 0:
             raise AfdscopeError(f"{flag} {value:g}: give a positive number")
-    hws, attn, ffn = _candidates(hardware, attention_hardware, ffn_hardware, price, value_set.value)
+    from afdscope.catalog.prices import priced_candidates
+
+    hws, attn, ffn = priced_candidates(
+        split(hardware), split(attention_hardware), split(ffn_hardware), price, value_set.value
+    )
     workload = scenario(
         context, mtp_draft, mtp_accept, weights, kv_dtype, attention_dtype,
         expert_weights, dispatch_dtype, combine_dtype,

@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import typer
 
-from afdscope.cli.common import (
-    afd_hardware,
-    calibration_and_skew,
-    check_context,
-    check_formats,
-    check_mode,
-    finite,
-    info,
-    ms_to_s,
-    scenario,
-)
-from afdscope.cli.evaluate import afd_deployment, ep_deployment
+from afdscope.cli.common import finite, info
 from afdscope.cli.options import (
     AcceptOpt,
     AlphaOpt,
@@ -60,7 +50,6 @@ from afdscope.cli.options import (
     RoutingOptT,
     SeedOpt,
     SetOpt,
-    SharedOnOpt,
     SharedOnOptT,
     SimOverlapOpt,
     SpikeProbOpt,
@@ -169,31 +158,11 @@ def simulate_ep_cmd(
     Example: afdscope simulate ep --model deepseek-v3 --hardware h800 --gpus 144 --context 4096
     --batch-per-gpu 128 --jitter-cv 0.05
     """
-    from afdscope.catalog.hardware_catalog import load_hardware
-    from afdscope.catalog.model_catalog import load_model
-    from afdscope.sim import simulate_ep
+    from afdscope.cli.deployment import run
 
-    check_mode(batch_per_gpu, tpot_slo_ms)
-    sim = sim_options(steps, seed, jitter_cv, spike_prob, spike_size, routing, alpha, trace, force)
-    workload = scenario(
-        context, mtp_draft, mtp_accept, weights, kv_dtype, attention_dtype,
-        expert_weights, dispatch_dtype, combine_dtype,
-    )  # fmt: skip
-    cal, skew = calibration_and_skew(calibration, preset, balanced, expert_load_factor, comm_load_factor)
-    m, hw = load_model(model), load_hardware(hardware, value_set.value)
-    check_context(m, context)
-    check_formats(workload, hw)
-    result = simulate_ep(
-        m,
-        ep_deployment(hw, gpus, overlap, attention_tp, redundant_experts),
-        workload,
-        batch_per_gpu=batch_per_gpu,
-        tpot_slo_s=ms_to_s(tpot_slo_ms),
-        calibration=cal,
-        skew=skew,
-        sim=sim,
-    )
-    print_sim(result, fmt, trace)
+    flags = locals()
+    sim = partial(sim_options, steps, seed, jitter_cv, spike_prob, spike_size, routing, alpha, trace, force)
+    print_sim(run("ep", flags, sim), fmt, trace)
 
 
 @simulate_app.command("afd")
@@ -244,46 +213,8 @@ def simulate_afd_cmd(
     Example: afdscope simulate afd --model deepseek-v3 --hardware h800 --attention-gpus 32 --ffn-gpus 16
     --context 4096 --batch-per-gpu 96 --jitter-cv 0.05 --trace step.json
     """
-    from afdscope.catalog.model_catalog import load_model
-    from afdscope.sim import simulate_afd
+    from afdscope.cli.deployment import run
 
-    check_mode(batch_per_gpu, tpot_slo_ms)
-    attention_hw, ffn_hw = afd_hardware(hardware, attention_hardware, ffn_hardware, value_set.value)
-    sim = sim_options(steps, seed, jitter_cv, spike_prob, spike_size, routing, alpha, trace, force)
-    workload = scenario(
-        context, mtp_draft, mtp_accept, weights, kv_dtype, attention_dtype,
-        expert_weights, dispatch_dtype, combine_dtype,
-    )  # fmt: skip
-    cal, skew = calibration_and_skew(calibration, preset, balanced, expert_load_factor, comm_load_factor)
-    m = load_model(model)
-    check_context(m, context)
-    check_formats(workload, attention_hw, ffn_hw)
-    if shared_experts_on is SharedOnOpt.dedicated:
-        raise AfdscopeError(
-            "simulate afd runs the shared experts on the attention or FFN side; for dedicated shared-expert "
-            "GPUs use eval afd --shared-expert-gpus"
-        )
-    deployment = afd_deployment(
-        attention_hw,
-        ffn_hw,
-        attention_gpus,
-        ffn_gpus,
-        micro_batches,
-        attention_tp=attention_tp,
-        expert_tp=expert_tp,
-        sub_node=sub_node,
-        redundant_experts=redundant_experts,
-        attention_domains=attention_domains,
-        shared_experts_on=shared_experts_on,
-    )
-    result = simulate_afd(
-        m,
-        deployment,
-        workload,
-        batch_per_gpu=batch_per_gpu,
-        tpot_slo_s=ms_to_s(tpot_slo_ms),
-        calibration=cal,
-        skew=skew,
-        sim=sim,
-    )
-    print_sim(result, fmt, trace)
+    flags = locals()
+    sim = partial(sim_options, steps, seed, jitter_cv, spike_prob, spike_size, routing, alpha, trace, force)
+    print_sim(run("afd", flags, sim), fmt, trace)

@@ -9,6 +9,7 @@ that change a deployment's structure (the scale-up domain, expert counts and siz
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -219,6 +220,21 @@ def afd_ep_map(
             "max_gpus": max_gpus,
         },
     )
+
+
+def parse_range(name: str, text: str | None, default: tuple[float, float]) -> tuple[float, float]:
+    """LOW:HIGH with 0 < LOW < HIGH (finite), or the axis' `default` range when `text` is None; `name`
+    (the option that gave it) words the error."""
+    if text is None:
+        return default
+    lo, sep, hi = text.partition(":")
+    try:
+        low, high = float(lo), float(hi)
+    except ValueError:
+        low = high = float("nan")
+    if not sep or not (0 < low < high) or not (math.isfinite(low) and math.isfinite(high)):
+        raise AfdscopeError(f"{name} '{text}': write LOW:HIGH with 0 < LOW < HIGH, e.g. {name} 25:400")
+    return low, high
 
 
 def _apply(ax: Axis, value, model, hw, scenario, slo_s, context):

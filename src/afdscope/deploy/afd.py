@@ -22,9 +22,8 @@ import numpy as np
 from afdscope.deploy.calibration import DEFAULT_CALIBRATION, Calibration
 from afdscope.deploy.result import BOTTLENECKS, DeploymentResult, Evaluation
 from afdscope.deploy.step import (
-    check_slo,
     head_and_mtp_s,
-    largest_batch_meeting_slo,
+    point_at_batch_or_slo,
     resolve_skew,
     shared_experts_s,
 )
@@ -298,25 +297,9 @@ def eval_afd(
     skew: RoutingSkew | str | None = None,
 ) -> DeploymentResult:
     """One AFD deployment: at a fixed batch per attention GPU, or the largest batch meeting a TPOT SLO."""
-    if (batch_per_gpu is None) == (tpot_slo_s is None):
-        raise AfdscopeError("give exactly one of a batch per GPU or a TPOT SLO")
 
     def evaluate(b):
         return evaluate_afd(model, deployment, scenario, b, calibration, skew)
 
-    if batch_per_gpu is not None:
-        if batch_per_gpu < 1:
-            raise AfdscopeError(f"batch per GPU = {batch_per_gpu}: give at least 1 request")
-        return evaluate(batch_per_gpu).point()
-    check_slo(tpot_slo_s, calibration, scenario.tokens_per_step)
-    m = deployment.micro_batches
-    cap = int(evaluate(m).max_batch_per_gpu)
-    ev, i = largest_batch_meeting_slo(evaluate, tpot_slo_s, m, cap)
-    tpot = float(ev.tpot_s[i])
-    extra = ()
-    if tpot > tpot_slo_s:
-        extra = (
-            f"TPOT {tpot * 1e3:.1f} ms at the smallest batch ({int(ev.batch_per_gpu[i])} per attention GPU) "
-            f"exceeds the SLO of {tpot_slo_s * 1e3:g} ms",
-        )
-    return ev.point(i, extra)
+    m, tokens = deployment.micro_batches, scenario.tokens_per_step
+    return point_at_batch_or_slo(evaluate, batch_per_gpu, tpot_slo_s, calibration, tokens, m, "attention GPU")

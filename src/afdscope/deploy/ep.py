@@ -20,13 +20,11 @@ from afdscope.deploy.calibration import DEFAULT_CALIBRATION, Calibration
 from afdscope.deploy.result import BOTTLENECKS, DeploymentResult, Evaluation
 from afdscope.deploy.schedules import EpPhases, ep_schedule
 from afdscope.deploy.step import (
-    check_slo,
     head_and_mtp_s,
-    largest_batch_meeting_slo,
+    point_at_batch_or_slo,
     resolve_skew,
     shared_experts_s,
 )
-from afdscope.errors import AfdscopeError
 from afdscope.ops.attention import attention_layer_parts
 from afdscope.ops.comm import ep_comm
 from afdscope.ops.experts import expert_layer_parts, gemm_peak_flops, mlp_time_s
@@ -200,28 +198,9 @@ def eval_ep(
     skew: RoutingSkew | str | None = None,
 ) -> DeploymentResult:
     """One EP deployment: at a fixed batch per GPU, or at the largest batch that meets a TPOT SLO."""
-    if (batch_per_gpu is None) == (tpot_slo_s is None):
-        raise AfdscopeError("give exactly one of a batch per GPU or a TPOT SLO")
 
     def evaluate(b):
         return evaluate_ep(model, deployment, scenario, b, calibration, skew)
 
-    if batch_per_gpu is not None:
-        if batch_per_gpu < 1:
-            raise AfdscopeError(f"batch per GPU = {batch_per_gpu}: give at least 1 request")
-        return evaluate(batch_per_gpu).point()
-    check_slo(tpot_slo_s, calibration, scenario.tokens_per_step)
-    step = deployment.micro_batches
-    cap = int(evaluate(step).max_batch_per_gpu)
-    ev, i = largest_batch_meeting_slo(evaluate, tpot_slo_s, step, cap)
-    return ev.point(i, _slo_reasons(ev, i, tpot_slo_s))
-
-
-def _slo_reasons(ev: Evaluation, i: int, tpot_slo_s: float) -> tuple[str, ...]:
-    tpot = float(ev.tpot_s[i])
-    if tpot <= tpot_slo_s:
-        return ()
-    return (
-        f"TPOT {tpot * 1e3:.1f} ms at the smallest batch ({int(ev.batch_per_gpu[i])} per GPU) "
-        f"exceeds the SLO of {tpot_slo_s * 1e3:g} ms",
-    )
+    step, tokens = deployment.micro_batches, scenario.tokens_per_step
+    return point_at_batch_or_slo(evaluate, batch_per_gpu, tpot_slo_s, calibration, tokens, step, "GPU")

@@ -95,6 +95,29 @@ def check_slo(tpot_slo_s: float, calibration: Calibration, tokens_per_step: floa
         )
 
 
+def point_at_batch_or_slo(evaluate, batch_per_gpu, tpot_slo_s, calibration, tokens_per_step, step, per):
+    """One result from `evaluate(batches)`: at `batch_per_gpu`, or at the largest multiple of `step` that
+    meets `tpot_slo_s` (infeasible at the smallest batch, with the reason, when none does). `per` words
+    the batch unit in that reason ("GPU", "attention GPU")."""
+    if (batch_per_gpu is None) == (tpot_slo_s is None):
+        raise AfdscopeError("give exactly one of a batch per GPU or a TPOT SLO")
+    if batch_per_gpu is not None:
+        if batch_per_gpu < 1:
+            raise AfdscopeError(f"batch per GPU = {batch_per_gpu}: give at least 1 request")
+        return evaluate(batch_per_gpu).point()
+    check_slo(tpot_slo_s, calibration, tokens_per_step)
+    cap = int(evaluate(step).max_batch_per_gpu)
+    ev, i = largest_batch_meeting_slo(evaluate, tpot_slo_s, step, cap)
+    tpot = float(ev.tpot_s[i])
+    extra = ()
+    if tpot > tpot_slo_s:
+        extra = (
+            f"TPOT {tpot * 1e3:.1f} ms at the smallest batch ({int(ev.batch_per_gpu[i])} per {per}) "
+            f"exceeds the SLO of {tpot_slo_s * 1e3:g} ms",
+        )
+    return ev.point(i, extra)
+
+
 def largest_batch_meeting_slo(
     evaluate: Callable[[np.ndarray], Evaluation], tpot_slo_s: float, step: int, cap: int
 ) -> tuple[Evaluation, int]:

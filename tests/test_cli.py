@@ -526,7 +526,9 @@ def test_load_factor_and_replica_flags_reach_the_evaluator(cli, assert_clean_err
         replicas["memory_gb_per_gpu"]["ep"]["routed_experts"]
         - none["memory_gb_per_gpu"]["ep"]["routed_experts"]
     )
-    # No --redundant-experts: the usual EPLB slots, 1/8 of 256 filled up to 64 GPUs' ceil = 64.
-    assert plain["config"]["redundant_experts"] == 64 and none["config"]["redundant_experts"] == 0
+    # No --redundant-experts: under skewed routing the usual EPLB slots, 1/8 of 256 filled up to 64 GPUs'
+    # ceil = 64; under balanced routing replicas cannot help, so none.
+    assert skewed["config"]["redundant_experts"] == 64
+    assert plain["config"]["redundant_experts"] == 0 and none["config"]["redundant_experts"] == 0
     assert extra == pytest.approx(58 * 3 * 7168 * 2048 / 1e9)
     assert_clean_error(cli(*base, "--expert-load-factor", "0.5"), "--expert-load-factor")

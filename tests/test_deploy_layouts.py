@@ -91,3 +91,18 @@ def test_mtp_draft_passes_as_sglang_runs_them():
 def test_layout_sweeps_stay_vectorised():
     ev = evaluate_afd(V3, _afd(attention_gpus=64, attention_domains=2), CTX, np.array([48.0, 96.0]))
     assert ev.step_s.shape == (2,) and np.all(np.diff(ev.step_s) > 0)
+
+
+def test_eplb_replicas_only_where_routing_is_skewed():
+    from afdscope.deploy.calibration import named_calibration
+    from afdscope.deploy.ep import evaluate_ep
+
+    dep = EpDeployment(hardware=H800, gpus=128)  # names no replicas
+    modelled = evaluate_ep(V3, dep, CTX, 64.0)
+    balanced = evaluate_ep(V3, dep, CTX, 64.0, skew="balanced")
+    paper = evaluate_ep(V3, dep, CTX, 64.0, named_calibration("paper"))
+    # Skewed: the usual 1/8 replicas, 288 slots rounded up to 384 on 128 GPUs; balanced: none.
+    assert modelled.config["redundant_experts"] == 128 and modelled.config["experts_per_gpu"] == 3
+    assert balanced.config["redundant_experts"] == 0 == paper.config["redundant_experts"]
+    given = evaluate_ep(V3, dep.replace(redundant_experts=32), CTX, 64.0, skew="balanced")
+    assert given.config["redundant_experts"] == 32  # given by hand: kept

@@ -23,6 +23,7 @@ from afdscope.deploy.calibration import DEFAULT_CALIBRATION, Calibration
 from afdscope.deploy.result import BOTTLENECKS, DeploymentResult, Evaluation
 from afdscope.deploy.step import (
     head_and_mtp_s,
+    placed,
     point_at_batch_or_slo,
     resolve_skew,
     shared_experts_s,
@@ -93,7 +94,7 @@ def evaluate_afd(
     """Evaluate `deployment` for every batch per attention GPU and context in the broadcast arrays, and
     for every attention GPU count in `attention_gpus` (an array sweeping the deployment's own count; the
     FFN side — its GPU count, hardware and expert placement — is fixed per call)."""
-    dep, cal = deployment, calibration
+    dep, cal = placed(deployment, skew, calibration), calibration
     attention_hw, ffn_hw, ffn_gpus = dep.attention_hardware, dep.ffn_hardware, dep.ffn_gpus
     attention_tp, expert_tp, micro_batches = dep.attention_tp, dep.expert_tp, dep.micro_batches
     if attention_gpus is None:

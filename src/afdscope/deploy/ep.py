@@ -21,6 +21,7 @@ from afdscope.deploy.result import BOTTLENECKS, DeploymentResult, Evaluation
 from afdscope.deploy.schedules import EpPhases, ep_schedule
 from afdscope.deploy.step import (
     head_and_mtp_s,
+    placed,
     point_at_batch_or_slo,
     resolve_skew,
     shared_experts_s,
@@ -53,6 +54,7 @@ def evaluate_ep(
     context_tokens=None,
 ) -> Evaluation:
     """Evaluate `deployment` for every batch per GPU (and context) in the broadcast arrays."""
+    deployment = placed(deployment, skew, calibration)
     hw, gpus, attention_tp = deployment.hardware, deployment.gpus, deployment.attention_tp
     cal = calibration
     memory = replace(cal.memory, redundant_experts=deployment.redundant_for(model))

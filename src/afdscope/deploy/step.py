@@ -53,6 +53,22 @@ def head_and_mtp_s(
     return head + draft_pass(accepted) + (drafts - 1) * draft_pass(1.0)
 
 
+def routes_balanced(skew, calibration) -> bool:
+    """Whether an evaluation routes tokens evenly: skew "balanced", a balanced RoutingSkew, or none given
+    under a calibration whose default is balanced (the paper's)."""
+    if isinstance(skew, RoutingSkew):
+        return skew.is_balanced
+    return (calibration.default_skew if skew is None else skew) == "balanced"
+
+
+def placed(deployment, skew, calibration):
+    """The deployment with its EPLB slots settled: replicas only pay off under skewed routing, so a
+    deployment that names none gets none when routing is balanced (the usual ones otherwise)."""
+    if deployment.redundant_experts is None and routes_balanced(skew, calibration):
+        return deployment.replace(redundant_experts=0)
+    return deployment
+
+
 def resolve_skew(skew, calibration, model: MoEModel, deployment, tokens_per_micro_batch, query_positions):
     """The RoutingSkew an evaluation applies: the one given, or — for None, "modelled" or "balanced" —
     the calibration's default, afdscope's imbalance model (EPLB over the deployment's redundant slots,

@@ -73,10 +73,7 @@ def expected_error_note(result) -> str:
     if not e:
         return "not stated"
     low, high = float(e["low"]), float(e["high"])
-    if math.isclose(-low, high, abs_tol=5e-3):
-        band = f"±{high:.0%}"
-    else:
-        band = f"{_signed(low)} / {_signed(high)}"
+    band = f"±{high:.0%}" if math.isclose(-low, high, abs_tol=0.005) else f"{_signed(low)} / {_signed(high)}"
     return f"{band} (predicted / actual − 1; {e.get('basis', '')})"
 
 

@@ -303,6 +303,9 @@ def fit_family(family: str) -> dict:
     attention = fit_attention_fp8(family)
     if attention is not None:
         results[("attention", "fp8")] = attention
+    comm = fit_comm_nvlink(family)
+    if comm is not None:
+        results[("comm", "ll_nvlink")] = comm
     return results
 
 
@@ -320,6 +323,54 @@ def _entry_yaml(k: GemmKernel, stats: dict, measured_on: list, source: str) -> d
     }
 
 
+COMM_FAMILY = {"h100": "hopper", "h200": "hopper", "h800": "hopper", "b200": "blackwell", "b300": "blackwell"}
+
+
+def _nvlink_design(family: str):
+    """(X, measured, tokens, hardware) of a family's NVLink-only DeepEP low-latency calls, dispatch and
+    combine: time = α + bytes-at-peak-bandwidth / e_bw, linear in (1, the peak-bandwidth time)."""
+    from afdscope.catalog.model_catalog import load_model
+    from afdscope.ops.comm import DEFAULT_COMM, deepep_low_latency_rows, ep_comm
+
+    v3 = load_model("deepseek-v3")
+    ideal = replace(DEFAULT_COMM, latency_nvlink_s=0.0, latency_rdma_s=0.0, nvlink_from_profile=False)
+    rows = [
+        r
+        for r in deepep_low_latency_rows(v3)
+        if r["tier"] == "nvlink" and COMM_FAMILY.get(r["hardware"]) == family
+    ]
+    x, y, tok, hws = [], [], [], []
+    for r in rows:
+        hw = _hw(r["hardware"])
+        c = ep_comm(v3, hw, float(r["tokens"]), r["ep"], ideal)
+        # The bandwidth term at the peak scale-up bandwidth (ep_comm charged the sustained fraction).
+        for t, meas in ((c.dispatch_s, r["dispatch_s"]), (c.combine_s, r["combine_s"])):
+            x.append((1.0, float(t) * hw.sustained.scale_up))
+            y.append(meas)
+            tok.append(r["tokens"])
+            hws.append(r["hardware"])
+    return np.array(x), np.array(y), np.array(tok), hws
+
+
+def fit_comm_nvlink(family: str) -> tuple[dict, dict, list] | None:
+    """α and e_bw of the NVLink-only low-latency all-to-all, least squares on relative error over the
+    training token counts (every 4th token count held out, as the GEMM fits hold out shapes)."""
+    x, y, tok, hws = _nvlink_design(family)
+    if not len(y):
+        return None
+    train = np.array([t not in held_out(sorted(set(tok.tolist()))) for t in tok])
+    w = 1.0 / y
+    coef, *_ = np.linalg.lstsq(x[train] * w[train, None], y[train] * w[train], rcond=None)
+    values = {"alpha_us": round(float(coef[0]) * 1e6, 3), "e_bw": round(1.0 / float(coef[1]), 4)}
+    pred = x @ np.array([values["alpha_us"] * 1e-6, 1.0 / values["e_bw"]])
+    stats = {
+        "fitted": ["alpha_us", "e_bw"],
+        "train": _summary(pred[train] / y[train] - 1),
+        "held_out": _summary(pred[~train] / y[~train] - 1),
+    }
+    return values, stats, sorted(set(hws))
+
+
 def fit_all(write: bool = False, families=("hopper", "blackwell")) -> dict:
     """Refit every family with tables; with `write`, rewrite calibration/profiles/<family>.yaml."""
     report = {}
@@ -330,6 +381,14 @@ def fit_all(write: bool = False, families=("hopper", "blackwell")) -> dict:
             continue
         data = load_profile(family)
         for (kernel, fmt), (k, stats, measured_on) in results.items():
+            if kernel == "comm":
+                old = data.setdefault("comm", {}).get(fmt, {})
+                data["comm"][fmt] = k | {
+                    "measured_on": measured_on,
+                    "source": old.get("source", ""),
+                    "fit": stats,
+                }
+                continue
             if kernel == "attention":
                 old = data["attention"].get(fmt, {})
                 data["attention"][fmt] = {key: round(val, 4) for key, val in k.items()} | {
@@ -345,9 +404,9 @@ def fit_all(write: bool = False, families=("hopper", "blackwell")) -> dict:
         path.write_text(
             "\n".join(header) + "\n" + yaml.safe_dump(data, sort_keys=False, width=110), encoding="utf-8"
         )
-        from afdscope.calibration.profiles import attention_entry, small_ops_entry
+        from afdscope.calibration.profiles import attention_entry, comm_entry, small_ops_entry
 
-        for cached in (load_profile, gemm_kernel, attention_entry, small_ops_entry, _error_table):
+        for cached in (load_profile, gemm_kernel, attention_entry, small_ops_entry, comm_entry, _error_table):
             cached.cache_clear()
     return report
 
@@ -670,6 +729,19 @@ def deepep_error_rows() -> list[ErrorRow]:
     for hw_name, tier in sorted({(r["hardware"], r["tier"]) for r in rows}):
         sel = [r for r in rows if r["hardware"] == hw_name and r["tier"] == tier]
         hw = _hw(hw_name)
+        if tier == "nvlink":
+            # The profile's α and e_bw were fitted with every 4th token count held out: report those.
+            held = held_out(
+                sorted(
+                    {
+                        r["tokens"]
+                        for r in rows
+                        if r["tier"] == "nvlink"
+                        and COMM_FAMILY.get(r["hardware"]) == COMM_FAMILY.get(hw_name)
+                    }
+                )
+            )
+            sel = [r for r in sel if r["tokens"] in held] or sel
         err = []
         for r in sel:
             c = ep_comm(v3, hw, r["tokens"], r["ep"], DEFAULT_COMM)
@@ -679,12 +751,14 @@ def deepep_error_rows() -> list[ErrorRow]:
             ErrorRow(
                 f"deepep_ll_{tier}",
                 hw_name,
-                f"{sel[0]['source']} (in-sample α)",
+                f"{sel[0]['source']} " + ("(held-out token counts)" if tier == "nvlink" else "(in-sample α)"),
                 len(a),
                 round(float(np.median(a)), 4),
                 round(float(a.max()), 4),
-                "ops.comm.DEFAULT_COMM",
-                "preset",
+                f"{COMM_FAMILY.get(hw_name, 'hopper')}/comm.ll_nvlink"
+                if tier == "nvlink"
+                else "ops.comm.DEFAULT_COMM",
+                "measured" if tier == "nvlink" else "preset",
             )
         )
     return out

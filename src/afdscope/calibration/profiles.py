@@ -154,6 +154,13 @@ def small_ops_entry(family: str, hw_name: str = "") -> tuple[dict, ProfileUse]:
     return _entry(family, (), "small_ops", hw_name)
 
 
+@functools.cache
+def comm_entry(family: str, tier: str = "ll_nvlink", hw_name: str = "") -> tuple[dict, ProfileUse]:
+    """A communication kernel entry: `ll_nvlink` (DeepEP low-latency all-to-all that stays on NVLink):
+    alpha_us and e_bw (fraction of the peak scale-up bandwidth the kernel moves)."""
+    return _entry(family, ("comm",), tier, hw_name)
+
+
 def family_of(hw) -> str:
     """The hardware's calibration profile (its `calibration_profile` field; 'hopper' when a user file
     leaves it out)."""

@@ -67,6 +67,9 @@ class CommCalibration:
     # Message formats from `Precision.dispatch` / `.combine` (payload_bytes); False keeps the fixed
     # per-element bytes above (the paper's 1 B + 2 B).
     formats_from_precision: bool = False
+    # An EP group that never leaves NVLink runs at its family's fitted low-latency kernel (α and the
+    # bandwidth fraction it reaches: calibration/profiles/<family>.yaml `comm.ll_nvlink`).
+    nvlink_from_profile: bool = False
 
     def latency_s(self, crosses_rdma) -> np.ndarray:
         """α of a collective, per tier (vectorised over a boolean)."""
@@ -116,6 +119,7 @@ DEFAULT_COMM = CommCalibration(
     nvlink_aware=True,
     local_share_skips_nvlink=True,
     formats_from_precision=True,
+    nvlink_from_profile=True,
 )
 
 
@@ -203,6 +207,14 @@ def ep_comm(
     up_bw, out_bw = hw.effective_scale_up_bandwidth, hw.effective_scale_out_bandwidth
 
     alpha = calibration.latency_s(inter > 0)
+    if calibration.nvlink_from_profile and inter <= 0:
+        # All-NVLink group: the family's fitted low-latency kernel (its own α, the bandwidth it reaches).
+        from afdscope.calibration.profiles import comm_entry, family_of
+
+        family = family_of(hw)
+        entry, use = comm_entry(family, "ll_nvlink", hw.name)
+        if use.profile.startswith(f"{family}/"):  # a family's own fit (not one inherited across fabrics)
+            alpha, up_bw = entry["alpha_us"] * 1e-6, hw.scale_up_bandwidth * entry["e_bw"]
 
     def times(per_assignment_bytes):
         return _collective_s(
@@ -360,7 +372,7 @@ def _bandwidth_only_s(model: MoEModel, rows: list[dict]) -> np.ndarray:
 
     from afdscope.catalog.hardware_catalog import load_hardware
 
-    no_latency = replace(DEFAULT_COMM, latency_nvlink_s=0.0, latency_rdma_s=0.0)
+    no_latency = replace(DEFAULT_COMM, latency_nvlink_s=0.0, latency_rdma_s=0.0, nvlink_from_profile=False)
     out = []
     for r in rows:
         t = ep_comm(model, load_hardware(r["hardware"]), r["tokens"], r["ep"], no_latency)
@@ -398,7 +410,7 @@ def fit_comm_latency_s(hw: Hardware, model: MoEModel) -> float:
 
     from afdscope.calibration import read_table
 
-    no_latency = replace(DEFAULT_COMM, latency_nvlink_s=0.0, latency_rdma_s=0.0)
+    no_latency = replace(DEFAULT_COMM, latency_nvlink_s=0.0, latency_rdma_s=0.0, nvlink_from_profile=False)
     residuals = []
     for row in read_table("deepep_low_latency_h800.csv"):
         if row["table"] != "current":

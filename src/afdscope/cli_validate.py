@@ -15,6 +15,11 @@ import typer
 from afdscope.errors import AfdscopeError
 
 
+class _Set(StrEnum):
+    public = "public"
+    silicon = "silicon"
+
+
 class _Fmt(StrEnum):
     table = "table"
     json = "json"
@@ -54,7 +59,63 @@ def _summary_rows(summary: dict) -> list[dict]:
     ]
 
 
+# Columns of the silicon set's terminal table.
+_SILICON_COLUMNS = {
+    "id": "id",
+    "family": "family",
+    "model": "model",
+    "hardware": "hw",
+    "backend": "backend",
+    "gpus": "GPUs",
+    "attention_tp": "attn TP",
+    "batch_per_gpu": "batch/GPU",
+    "context_tokens": "context",
+    "measured_tpot_ms": "meas TPOT ms",
+    "predicted_tpot_ms": "pred TPOT ms",
+    "error": "error",
+    "reason": "reason",
+}
+
+
+def _silicon(fmt: _Fmt, plot: Path | None) -> None:
+    from afdscope.report.output import print_rows, to_json
+    from afdscope.validation.silicon import (
+        plot_silicon,
+        skip_rows,
+        summarise_silicon,
+        summary_rows,
+        validate_silicon,
+    )
+
+    rows = validate_silicon()
+    summary = summarise_silicon(rows)
+    if fmt is _Fmt.json:
+        import json
+
+        json.loads(to_json(rows))  # refuses a non-finite number before anything is printed
+        print(json.dumps({"rows": rows, "summary": summary}, indent=2))
+    elif fmt is _Fmt.csv:
+        print_rows(rows, "csv")
+    else:
+        shown = [{label: r[key] for key, label in _SILICON_COLUMNS.items()} for r in rows]
+        print_rows(shown, "table", "aiconfigurator silicon sample: predicted vs measured decode TPOT")
+        print_rows(
+            summary_rows(summary), "table", "Summary (error = predicted / measured tokens/s per user − 1)"
+        )
+        print_rows(skip_rows(summary), "table", "Skipped runs (layout afdscope cannot express)")
+    if plot is not None:
+        plot_silicon(rows, plot)
+
+
 def validate_cmd(
+    which: Annotated[
+        _Set,
+        typer.Option(
+            "--set",
+            help="Validation set: public (published deployments, tokens/s per GPU) or silicon "
+            "(aiconfigurator's measured decode TPOT, tokens/s per user).",
+        ),
+    ] = _Set.public,
     fmt: Annotated[_Fmt, typer.Option("--format", "-f", help="Output format.")] = _Fmt.table,
     plot: Annotated[
         Path | None, typer.Option("--plot", help="Also write predicted vs published to this PNG file.")
@@ -68,6 +129,9 @@ def validate_cmd(
 ) -> None:
     """Evaluate every shipped published deployment at its stated inputs; error on tokens/s per GPU.
 
+    --set silicon: the aiconfigurator silicon sample's measured decode runs instead (error on tokens/s
+    per user; runs whose layout cannot be expressed are listed with the reason).
+
     Example: afdscope validate --plot validation.png
     """
     from afdscope.report.output import check_writable, print_rows, to_json
@@ -79,6 +143,13 @@ def validate_cmd(
         if plot.suffix.lower() != ".png":
             raise AfdscopeError(f"--plot '{plot}': figures are PNG; give a file name ending in .png")
         check_writable([plot], force)
+    if which is _Set.silicon:
+        if layers:
+            raise AfdscopeError(
+                "--layers: the silicon set has no per-layer times; drop --layers or use --set public"
+            )
+        _silicon(fmt, plot)
+        return
     cases = load_cases()
     rows = validate_cases(cases)
     if layers:

@@ -122,7 +122,11 @@ def test_silicon_median_within_recorded_bound(silicon):
     s = summarise_silicon(silicon[1])
     assert s["median_abs_error"] <= SILICON_MEDIAN_BOUND
     assert set(s["by_family"]) == {"hopper", "blackwell"}
-    assert sum(f["n"] for f in s["by_family"].values()) == s["evaluated"] == s["n"]
+    for key in ("by_family", "by_model", "by_family_layout", "by_family_model"):
+        assert sum(f["n"] for f in s[key].values()) == s["evaluated"] == s["n"], key
+    # Attention TP rows, counted from the CSV: decode_tp > 1 among the runs that are evaluated.
+    tp_rows = sum(r["attention_tp"] > 1 for r in silicon[1] if r["error"] is not None)
+    assert tp_rows == sum(v["n"] for k, v in s["by_family_layout"].items() if k.endswith("attention TP"))
 
 
 def test_parse_refuses_a_bad_row():

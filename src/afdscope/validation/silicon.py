@@ -245,9 +245,15 @@ def validate_silicon(runs: list[SiliconRun] | None = None) -> list[dict]:
     return [evaluate_run(r) for r in (load_runs() if runs is None else runs)]
 
 
+def _layout(row: dict) -> str:
+    """attention TP (one rank of several GPUs per worker) or attention DP (one GPU per rank)."""
+    return "attention TP" if row["attention_tp"] > 1 else "attention DP"
+
+
 def summarise_silicon(rows: list[dict]) -> dict:
     """Counts (runs, evaluated, skipped, skip reasons) and the error statistics (median |error|, share
-    within ±25 %, signed median, n) overall, per GPU family, per model and per family × model."""
+    within ±25 %, signed median, n) overall, per GPU family, per model, per family × attention layout
+    and per family × model."""
     scored = [r for r in rows if r.get("error") is not None]
 
     def stats(sel):
@@ -268,6 +274,12 @@ def summarise_silicon(rows: list[dict]) -> dict:
         **stats(scored),
         "by_family": {f: stats(r for r in scored if r["family"] == f) for f in families},
         "by_model": {m: stats(r for r in scored if r["model"] == m) for m in models},
+        "by_family_layout": {
+            f"{f} {lay}": stats(r for r in scored if r["family"] == f and _layout(r) == lay)
+            for f in families
+            for lay in ("attention DP", "attention TP")
+            if any(r["family"] == f and _layout(r) == lay for r in scored)
+        },
         "by_family_model": {
             f"{f} {m}": stats(r for r in scored if r["family"] == f and r["model"] == m)
             for f in families
@@ -280,13 +292,13 @@ def summarise_silicon(rows: list[dict]) -> dict:
 def summary_rows(summary: dict) -> list[dict]:
     """The summary as table rows: all, each family, each model, each family × model."""
     scopes = [("all", summary)]
-    for key in ("by_family", "by_model", "by_family_model"):
+    for key in ("by_family", "by_model", "by_family_layout", "by_family_model"):
         scopes += list(summary[key].items())
     return [
         {
             "scope": name,
             "runs": s["n"],
-            "median |error|": s["median_abs_error"],
+            "median abs error": s["median_abs_error"],
             "within ±25 %": s["within_25"],
             "signed median": s["signed_median"],
         }

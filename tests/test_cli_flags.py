@@ -126,7 +126,17 @@ def test_help_and_version_short_flags_and_quiet_after_the_subcommand(cli):
         assert r.returncode == 0 and "--calibration" in r.stdout and "-h, --help" in r.stdout
     assert cli("-V").stdout == cli("--version").stdout != ""
     loud = cli(
-        "search", "--model", "deepseek-v3", "--hardware", "h800", "--context", "4096", "--tpot-slo-ms", "50"
+        "search",
+        "--model",
+        "deepseek-v3",
+        "--hardware",
+        "h800",
+        "--context",
+        "4096",
+        "--tpot-slo-ms",
+        "50",
+        "--max-gpus",
+        "32",
     )
     quiet = cli(
         "search",
@@ -138,6 +148,8 @@ def test_help_and_version_short_flags_and_quiet_after_the_subcommand(cli):
         "4096",
         "--tpot-slo-ms",
         "50",
+        "--max-gpus",
+        "32",
         "-q",
     )
     assert loud.returncode == quiet.returncode == 0
@@ -155,6 +167,8 @@ def test_help_and_version_short_flags_and_quiet_after_the_subcommand(cli):
             "4096",
             "--tpot-slo-ms",
             "50",
+            "--max-gpus",
+            "32",
         ).stdout
     )
 

@@ -6,20 +6,15 @@ inside the command so `afdscope --help` stays fast.
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Annotated
 
 import typer
 
-
-class _Fmt(StrEnum):
-    table = "table"
-    json = "json"
-    csv = "csv"
+from afdscope.cli.options import Fmt, FormatOpt
 
 
 def conclusions_cmd(
-    fmt: Annotated[_Fmt, typer.Option("--format", "-f", help="Output format.")] = _Fmt.table,
+    fmt: FormatOpt = Fmt.table,
     quick: Annotated[
         bool, typer.Option("--quick", help="A small grid (2 models, H800 and GB200, 50 ms): a few seconds.")
     ] = False,
@@ -32,7 +27,7 @@ def conclusions_cmd(
     from afdscope.search.conclusions import DEFAULT_GRID, QUICK_GRID, paper_conclusions
 
     claims = paper_conclusions(QUICK_GRID if quick else DEFAULT_GRID)
-    if fmt is _Fmt.json:
+    if fmt is Fmt.json:
         print(to_json([c.as_dict() for c in claims]) if claims else "[]")
         return
     rows = [

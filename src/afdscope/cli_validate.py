@@ -12,18 +12,13 @@ from typing import Annotated
 
 import typer
 
+from afdscope.cli.options import Fmt, ForceOpt, FormatOpt
 from afdscope.errors import AfdscopeError
 
 
 class _Set(StrEnum):
     public = "public"
     silicon = "silicon"
-
-
-class _Fmt(StrEnum):
-    table = "table"
-    json = "json"
-    csv = "csv"
 
 
 # Columns of the terminal table (every column is in the JSON and CSV).
@@ -77,7 +72,7 @@ _SILICON_COLUMNS = {
 }
 
 
-def _silicon(fmt: _Fmt, plot: Path | None) -> None:
+def _silicon(fmt: Fmt, plot: Path | None) -> None:
     from afdscope.report.output import print_rows, to_json
     from afdscope.validation.silicon import (
         plot_silicon,
@@ -89,12 +84,12 @@ def _silicon(fmt: _Fmt, plot: Path | None) -> None:
 
     rows = validate_silicon()
     summary = summarise_silicon(rows)
-    if fmt is _Fmt.json:
+    if fmt is Fmt.json:
         import json
 
         json.loads(to_json(rows))  # refuses a non-finite number before anything is printed
         print(json.dumps({"rows": rows, "summary": summary}, indent=2))
-    elif fmt is _Fmt.csv:
+    elif fmt is Fmt.csv:
         print_rows(rows, "csv")
     else:
         shown = [{label: r[key] for key, label in _SILICON_COLUMNS.items()} for r in rows]
@@ -116,13 +111,11 @@ def validate_cmd(
             "(aiconfigurator's measured decode TPOT, tokens/s per user).",
         ),
     ] = _Set.public,
-    fmt: Annotated[_Fmt, typer.Option("--format", "-f", help="Output format.")] = _Fmt.table,
+    fmt: FormatOpt = Fmt.table,
     plot: Annotated[
         Path | None, typer.Option("--plot", help="Also write predicted vs published to this PNG file.")
     ] = None,
-    force: Annotated[
-        bool, typer.Option("--force", help="Overwrite output files that already exist.")
-    ] = False,
+    force: ForceOpt = False,
     layers: Annotated[
         bool, typer.Option("--layers", help="Print the per-layer comparison instead of the cases.")
     ] = False,
@@ -157,12 +150,12 @@ def validate_cmd(
         print_rows(comparison, fmt.value, "Per-layer terms vs published (µs per MoE layer)")
     else:
         summary = summarise(rows)
-        if fmt is _Fmt.json:
+        if fmt is Fmt.json:
             import json
 
             json.loads(to_json(rows))  # refuses a non-finite number before anything is printed
             print(json.dumps({"rows": rows, "summary": summary}, indent=2))
-        elif fmt is _Fmt.csv:
+        elif fmt is Fmt.csv:
             print_rows(rows, "csv")
         else:
             shown = [{label: r[key] for key, label in _TABLE_COLUMNS.items()} for r in rows]

@@ -143,7 +143,7 @@ def paper_imbalance(
 @paper_app.command("eaas")
 def paper_eaas(
     model: ModelOpt,
-    hardware: Annotated[str, typer.Option("--hardware", help="Hardware short name or YAML path.")] = "h800",
+    hardware: HardwareOpt = "h800",
     slo_ms: SloOpt = None,
     value_set: SetOpt = ValueSetOpt.paper,
     preset: PresetOpt = "paper",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import partial
 from pathlib import Path
 
@@ -76,26 +77,28 @@ def register(app: typer.Typer) -> None:
     app.add_typer(simulate_app, name="simulate")
 
 
-def sim_options(steps, seed, jitter_cv, spike_prob, spike_size, routing, alpha, trace, force):
-    """The simulator's settings, with --trace checked (JSON name, overwrite) before anything runs."""
+def sim_options(f: Mapping):
+    """The simulator's settings from the command's flags, with --trace checked (JSON name, overwrite)
+    before anything runs."""
     from afdscope.sim import SimOptions
 
-    for flag, value in (("--jitter-cv", jitter_cv), ("--spike-size", spike_size), ("--alpha", alpha)):
-        finite(flag, value)
+    for flag, key in (("--jitter-cv", "jitter_cv"), ("--spike-size", "spike_size"), ("--alpha", "alpha")):
+        finite(flag, f[key])
+    trace = f["trace"]
     if trace is not None and trace.suffix.lower() != ".json":
         raise AfdscopeError(f"--trace '{trace}': traces are JSON; give a file name ending in .json")
     if trace is not None:
         from afdscope.report.output import check_writable
 
-        check_writable([trace], force)
+        check_writable([trace], f["force"])
     return SimOptions(
-        steps=steps,
-        seed=seed,
-        jitter_cv=jitter_cv,
-        spike_prob=spike_prob,
-        spike_size=spike_size,
-        routing=routing.value,
-        alpha=alpha,
+        steps=f["steps"],
+        seed=f["seed"],
+        jitter_cv=f["jitter_cv"],
+        spike_prob=f["spike_prob"],
+        spike_size=f["spike_size"],
+        routing=f["routing"].value,
+        alpha=f["alpha"],
     )
 
 
@@ -161,8 +164,7 @@ def simulate_ep_cmd(
     from afdscope.cli.deployment import run
 
     flags = locals()
-    sim = partial(sim_options, steps, seed, jitter_cv, spike_prob, spike_size, routing, alpha, trace, force)
-    print_sim(run("ep", flags, sim), fmt, trace)
+    print_sim(run("ep", flags, partial(sim_options, flags)), fmt, trace)
 
 
 @simulate_app.command("afd")
@@ -216,5 +218,4 @@ def simulate_afd_cmd(
     from afdscope.cli.deployment import run
 
     flags = locals()
-    sim = partial(sim_options, steps, seed, jitter_cv, spike_prob, spike_size, routing, alpha, trace, force)
-    print_sim(run("afd", flags, sim), fmt, trace)
+    print_sim(run("afd", flags, partial(sim_options, flags)), fmt, trace)

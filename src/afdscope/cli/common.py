@@ -7,6 +7,7 @@ Library modules are imported inside the functions so `afdscope --help` starts fa
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -191,6 +192,15 @@ def calibration_and_skew(calibration, preset: str | None, balanced: bool, expert
     return cal, RoutingSkew(expert_load_factor=e, comm_load_factor=c)
 
 
+def calibration_and_skew_of(flags: Mapping):
+    """calibration_and_skew() from a command's flags (its `locals()`: --calibration, --preset, --balanced,
+    --expert-load-factor, --comm-load-factor)."""
+    f = flags
+    return calibration_and_skew(
+        f["calibration"], f["preset"], f["balanced"], f["expert_load_factor"], f["comm_load_factor"]
+    )
+
+
 def afd_hardware(hardware, attention_hardware, ffn_hardware, value_set: str):
     """(attention, FFN) devices: --hardware for both roles, each overridable."""
     from afdscope.catalog.hardware_catalog import load_hardware
@@ -263,6 +273,16 @@ def scenario(
         mtp_acceptance=accept,
         precision=Precision(**formats),
     )
+
+
+def workload_of(flags: Mapping):
+    """scenario() from a command's flags (its `locals()`: --context, --mtp-draft/--mtp-accept and the
+    precision flags)."""
+    f = flags
+    return scenario(
+        f["context"], f["mtp_draft"], f["mtp_accept"], f["weights"], f["kv_dtype"], f["attention_dtype"],
+        f["expert_weights"], f["dispatch_dtype"], f["combine_dtype"],
+    )  # fmt: skip
 
 
 def check_formats(workload, *devices) -> None:

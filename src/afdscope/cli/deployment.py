@@ -12,12 +12,12 @@ from dataclasses import dataclass
 
 from afdscope.cli.common import (
     afd_hardware,
-    calibration_and_skew,
+    calibration_and_skew_of,
     check_context,
     check_formats,
     check_mode,
     ms_to_s,
-    scenario,
+    workload_of,
 )
 from afdscope.cli.options import SharedOnOpt
 from afdscope.errors import AfdscopeError
@@ -53,27 +53,14 @@ def run(mode: str, flags: Mapping, sim: Callable[[], object] | None = None):
     return (simulate_ep if mode == "ep" else simulate_afd)(*args, **kw, sim=sim_options)
 
 
-def _workload(f: Mapping):
-    return scenario(
-        f["context"], f["mtp_draft"], f["mtp_accept"], f["weights"], f["kv_dtype"], f["attention_dtype"],
-        f["expert_weights"], f["dispatch_dtype"], f["combine_dtype"],
-    )  # fmt: skip
-
-
-def _skew(f: Mapping):
-    return calibration_and_skew(
-        f["calibration"], f["preset"], f["balanced"], f["expert_load_factor"], f["comm_load_factor"]
-    )
-
-
 def build_ep(f: Mapping, sim=None) -> tuple[Inputs, object]:
     from afdscope.catalog.hardware_catalog import load_hardware
     from afdscope.catalog.model_catalog import load_model
 
     check_mode(f["batch_per_gpu"], f["tpot_slo_ms"])
     sim_options = sim() if sim else None
-    workload = _workload(f)
-    cal, skew = _skew(f)
+    workload = workload_of(f)
+    cal, skew = calibration_and_skew_of(f)
     m, hw = load_model(f["model"]), load_hardware(f["hardware"], f["value_set"].value)
     check_context(m, f["context"])
     check_formats(workload, hw)
@@ -92,8 +79,8 @@ def build_afd(f: Mapping, sim=None) -> tuple[Inputs, object]:
         f["hardware"], f["attention_hardware"], f["ffn_hardware"], f["value_set"].value
     )
     sim_options = sim() if sim else None
-    workload = _workload(f)
-    cal, skew = _skew(f)
+    workload = workload_of(f)
+    cal, skew = calibration_and_skew_of(f)
     m = load_model(f["model"])
     check_context(m, f["context"])
     check_formats(workload, attention_hw, ffn_hw)

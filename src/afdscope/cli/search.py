@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from afdscope.cli.common import (
-    calibration_and_skew,
+    calibration_and_skew_of,
     check_context,
     check_formats,
     check_plot,
@@ -15,9 +15,9 @@ from afdscope.cli.common import (
     info,
     ms_to_s,
     progress_after_one_second,
-    scenario,
     split,
     stop_progress,
+    workload_of,
 )
 from afdscope.cli.options import (
     AcceptOpt,
@@ -112,6 +112,7 @@ def search_cmd(
 
     Example: afdscope search --model deepseek-v3 --hardware h800 --context 4096 --tpot-slo-ms 50
     """
+    flags = locals()
     from afdscope.catalog.model_catalog import load_model
     from afdscope.deploy.step import check_slo
     from afdscope.search import Constraint, SearchSpace, search
@@ -132,15 +133,12 @@ def search_cmd(
     hws, attn, ffn = priced_candidates(
         split(hardware), split(attention_hardware), split(ffn_hardware), price, value_set.value
     )
-    workload = scenario(
-        context, mtp_draft, mtp_accept, weights, kv_dtype, attention_dtype,
-        expert_weights, dispatch_dtype, combine_dtype,
-    )  # fmt: skip
+    workload = workload_of(flags)
     check_formats(workload, *dict.fromkeys(hws + attn + ffn))
     constraint = Constraint(
         tpot_slo_s=ms_to_s(tpot_slo_ms), min_tokens_per_s_per_user=min_tokens_per_s_per_user
     )
-    cal, skew = calibration_and_skew(calibration, preset, balanced, expert_load_factor, comm_load_factor)
+    cal, skew = calibration_and_skew_of(flags)
     check_slo(constraint.tpot_limit_s, cal, workload.tokens_per_step)
     update, state = progress_after_one_second()
     m = load_model(model)

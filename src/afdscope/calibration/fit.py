@@ -399,16 +399,22 @@ def fit_all(write: bool = False, families=("hopper", "blackwell")) -> dict:
                 continue
             old = data["gemm"][kernel].get(fmt, {})
             data["gemm"][kernel][fmt] = _entry_yaml(k, stats, measured_on, old.get("source", ""))
-        path = Path(str(_profiles_dir() / f"{family}.yaml"))
-        header = [ln for ln in path.read_text(encoding="utf-8").splitlines() if ln.startswith("#")]
-        path.write_text(
-            "\n".join(header) + "\n" + yaml.safe_dump(data, sort_keys=False, width=110), encoding="utf-8"
-        )
-        from afdscope.calibration.profiles import attention_entry, comm_entry, small_ops_entry
-
-        for cached in (load_profile, gemm_kernel, attention_entry, small_ops_entry, comm_entry, _error_table):
-            cached.cache_clear()
+        _write_profile(family, data)
     return report
+
+
+def _write_profile(family: str, data: dict) -> None:
+    """Rewrite calibration/profiles/<family>.yaml with `data` (keeping its `#` header lines) and clear every
+    cache that read the profiles."""
+    from afdscope.calibration.profiles import attention_entry, comm_entry, small_ops_entry
+
+    path = Path(str(_profiles_dir() / f"{family}.yaml"))
+    header = [ln for ln in path.read_text(encoding="utf-8").splitlines() if ln.startswith("#")]
+    path.write_text(
+        "\n".join(header) + "\n" + yaml.safe_dump(data, sort_keys=False, width=110), encoding="utf-8"
+    )
+    for cached in (load_profile, gemm_kernel, attention_entry, small_ops_entry, comm_entry, _error_table):
+        cached.cache_clear()
 
 
 def main() -> None:  # python -m afdscope.calibration.fit
@@ -813,15 +819,7 @@ def fit_ascend(write: bool = False) -> dict:
             "source": old.get("source", ""),
             "fit": stats | {k: v for k, v in old.get("fit", {}).items() if k == "note"},
         }
-        path = Path(str(_profiles_dir() / "ascend.yaml"))
-        header = [ln for ln in path.read_text(encoding="utf-8").splitlines() if ln.startswith("#")]
-        path.write_text(
-            "\n".join(header) + "\n" + yaml.safe_dump(data, sort_keys=False, width=110), encoding="utf-8"
-        )
-        from afdscope.calibration.profiles import attention_entry, small_ops_entry
-
-        for cached in (load_profile, gemm_kernel, attention_entry, small_ops_entry, _error_table):
-            cached.cache_clear()
+        _write_profile("ascend", data)
     return results
 
 

@@ -443,6 +443,21 @@ class ErrorRow:
         return dict(self.__dict__)
 
 
+def _error_row(operator: str, hardware: str, source: str, abs_err, profile: str, status: str) -> ErrorRow:
+    """An ErrorRow from the absolute relative errors of its rows (median and worst, 4 decimals)."""
+    a = np.asarray(abs_err, dtype=float)
+    return ErrorRow(
+        operator,
+        hardware,
+        source,
+        int(len(a)),
+        round(float(np.median(a)), 4),
+        round(float(a.max()), 4),
+        profile,
+        status,
+    )
+
+
 def _table_rows(rows: Rows, kernel_name: str, transfer: bool) -> list[ErrorRow]:
     mask = (
         np.ones(len(rows.measured_s), bool)
@@ -457,18 +472,7 @@ def _table_rows(rows: Rows, kernel_name: str, transfer: bool) -> list[ErrorRow]:
 
         kernel, use = gemm_kernel(family_of(hw), kernel_name, rows.fmt, hw_name)
         err = np.abs(_errors(predict(rows, kernel, sel), rows.measured_s[sel]))
-        out.append(
-            ErrorRow(
-                rows.operator,
-                hw_name,
-                rows.source,
-                int(sel.sum()),
-                round(float(np.median(err)), 4),
-                round(float(err.max()), 4),
-                use.profile,
-                use.status,
-            )
-        )
+        out.append(_error_row(rows.operator, hw_name, rows.source, err, use.profile, use.status))
     return out
 
 
@@ -655,18 +659,7 @@ def mla_error_rows() -> list[ErrorRow]:
 
         hw = _hw(SYSTEMS[system])
         _, use = attention_entry(family_of(hw), "fp8", hw.name)
-        out.append(
-            ErrorRow(
-                "mla_module",
-                SYSTEMS[system],
-                rows.source,
-                int(sel.sum()),
-                round(float(np.median(err)), 4),
-                round(float(err.max()), 4),
-                use.profile,
-                use.status,
-            )
-        )
+        out.append(_error_row("mla_module", SYSTEMS[system], rows.source, err, use.profile, use.status))
     return out
 
 
@@ -709,16 +702,7 @@ def attention_layer_error_rows() -> list[ErrorRow]:
         )
         _, use = attention_entry(family_of(hw), "bf16", name)
         out.append(
-            ErrorRow(
-                "attention_layer",
-                name,
-                "Step-3 Table 9 (in-sample)",
-                len(err),
-                round(float(np.median(err)), 4),
-                round(float(err.max()), 4),
-                use.profile,
-                use.status,
-            )
+            _error_row("attention_layer", name, "Step-3 Table 9 (in-sample)", err, use.profile, use.status)
         )
     return out
 
@@ -752,15 +736,12 @@ def deepep_error_rows() -> list[ErrorRow]:
         for r in sel:
             c = ep_comm(v3, hw, r["tokens"], r["ep"], DEFAULT_COMM)
             err += [float(c.dispatch_s) / r["dispatch_s"] - 1, float(c.combine_s) / r["combine_s"] - 1]
-        a = np.abs(err)
         out.append(
-            ErrorRow(
+            _error_row(
                 f"deepep_ll_{tier}",
                 hw_name,
                 f"{sel[0]['source']} " + ("(held-out token counts)" if tier == "nvlink" else "(in-sample α)"),
-                len(a),
-                round(float(np.median(a)), 4),
-                round(float(a.max()), 4),
+                np.abs(err),
                 f"{COMM_FAMILY.get(hw_name, 'hopper')}/comm.ll_nvlink"
                 if tier == "nvlink"
                 else "ops.comm.DEFAULT_COMM",

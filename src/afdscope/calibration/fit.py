@@ -204,6 +204,27 @@ def _errors(pred, meas) -> np.ndarray:
     return pred / meas - 1.0
 
 
+def _levenberg_marquardt(residuals, x, iterations: int, h: float, ridge: float, tol: float) -> np.ndarray:
+    """Minimise sum(residuals(x)**2): Levenberg–Marquardt with a forward-difference Jacobian (step h),
+    Marquardt scaling plus `ridge`·I, damping ÷3 on success and ×4 on failure; stops after `iterations`,
+    when no step improves, or when the largest step component is below `tol`."""
+    damping = 1e-2
+    for _ in range(iterations):
+        r0 = residuals(x)
+        jac = np.array([(residuals(x + d) - r0) / h for d in np.eye(len(x)) * h]).T
+        jtj, grad = jac.T @ jac, jac.T @ r0
+        improved = False
+        while damping < 1e8:
+            step = np.linalg.solve(jtj + damping * (np.diag(np.diag(jtj)) + ridge * np.eye(len(x))), -grad)
+            if np.sum(residuals(x + step) ** 2) < np.sum(r0**2):
+                x, damping, improved = x + step, damping / 3, True
+                break
+            damping *= 4
+        if not improved or np.max(np.abs(step)) < tol:
+            break
+    return x
+
+
 def fit_kernel(rows_list: list[Rows], start: GemmKernel, fit_k0: bool) -> tuple[GemmKernel, dict]:
     """Levenberg–Marquardt on log(pred/meas) over the training shapes; returns the kernel and fit stats."""
     train = [np.array([k not in held_out(list(r.shape_key)) for k in r.shape_key]) for r in rows_list]
@@ -234,20 +255,7 @@ def fit_kernel(rows_list: list[Rows], start: GemmKernel, fit_k0: bool) -> tuple[
         [logit(min(start.e_mem, 0.99)), logit(min(start.e_mma, 0.99)), math.log(max(start.t_min_s, 1e-7))]
         + ([math.log(max(start.k0, 1.0))] if fit_k0 else [])
     )
-    damping = 1e-2
-    for _ in range(60):
-        r0 = residuals(x, train)
-        jac = np.array([(residuals(x + h, train) - r0) / 1e-5 for h in np.eye(len(x)) * 1e-5]).T
-        jtj, grad = jac.T @ jac, jac.T @ r0
-        improved = False
-        while damping < 1e8:
-            step = np.linalg.solve(jtj + damping * (np.diag(np.diag(jtj)) + 1e-9 * np.eye(len(x))), -grad)
-            if np.sum(residuals(x + step, train) ** 2) < np.sum(r0**2):
-                x, damping, improved = x + step, damping / 3, True
-                break
-            damping *= 4
-        if not improved or np.max(np.abs(step)) < 1e-6:
-            break
+    x = _levenberg_marquardt(lambda x: residuals(x, train), x, iterations=60, h=1e-5, ridge=1e-9, tol=1e-6)
     kernel = unpack(x)
     stats = {"fitted": names}
     for label, masks in (("train", train), ("held_out", [~m for m in train])):
@@ -621,20 +629,10 @@ def fit_attention_fp8(family: str) -> tuple[dict, dict, list] | None:
     def residuals(x, mask):
         return np.log(_attention_predict(terms[:, mask], values(x)) / meas[mask])
 
-    x, damping, train = np.log([0.6, 20.0]), 1e-2, ~held
-    for _ in range(100):
-        r0 = residuals(x, train)
-        jac = np.array([(residuals(x + h, train) - r0) / 1e-6 for h in np.eye(2) * 1e-6]).T
-        jtj, grad = jac.T @ jac, jac.T @ r0
-        improved = False
-        while damping < 1e8:
-            step = np.linalg.solve(jtj + damping * (np.diag(np.diag(jtj)) + 1e-12 * np.eye(2)), -grad)
-            if np.sum(residuals(x + step, train) ** 2) < np.sum(r0**2):
-                x, damping, improved = x + step, damping / 3, True
-                break
-            damping *= 4
-        if not improved or np.max(np.abs(step)) < 1e-7:
-            break
+    train = ~held
+    x = _levenberg_marquardt(
+        lambda x: residuals(x, train), np.log([0.6, 20.0]), iterations=100, h=1e-6, ridge=1e-12, tol=1e-7
+    )
     v = values(x) | {"head_tile": ATTENTION_HEAD_TILE}
     err = _attention_predict(terms, v) / meas - 1
     stats = {

@@ -76,6 +76,18 @@ def assert_clean_error():
     return check_clean_error
 
 
+# One whole `afdscope search` small enough for a CLI test: DeepSeek-V3 on H800, 4096 context, 50 ms TPOT,
+# deployments of up to 32 GPUs.
+SMALL_SEARCH = ("search", "--model", "deepseek-v3", "--hardware", "h800", "--context", "4096")
+SMALL_SEARCH += ("--tpot-slo-ms", "50", "--max-gpus", "32")
+
+
+@pytest.fixture(scope="session")
+def small_search():
+    """The arguments of a small `afdscope search` (SMALL_SEARCH): `cli(*small_search, "-q")`."""
+    return SMALL_SEARCH
+
+
 @pytest.fixture(scope="session")
 def ds():
     """DeepSeek-V3 from the model catalog."""

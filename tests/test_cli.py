@@ -478,21 +478,8 @@ def test_every_command_has_an_example_in_its_help(command, cli):
     assert "Example" in r.stdout
 
 
-def test_quiet_keeps_results_and_drops_information(cli):
-    args = (
-        "search",
-        "--model",
-        "deepseek-v3",
-        "--hardware",
-        "h800",
-        "--context",
-        "4096",
-        "--tpot-slo-ms",
-        "50",
-        "--max-gpus",
-        "32",
-    )
-    loud, quiet = cli(*args), cli("--quiet", *args)
+def test_quiet_keeps_results_and_drops_information(cli, small_search):
+    loud, quiet = cli(*small_search), cli("--quiet", *small_search)
     assert "configurations in" in loud.stderr and quiet.stderr == ""
     assert "verdict:" in quiet.stdout
 

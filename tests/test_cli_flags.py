@@ -120,57 +120,16 @@ def test_search_and_simulate_take_the_calibration_and_balanced_flags(cli):
     assert closed[1] >= closed[0] and closed[2] != closed[1]
 
 
-def test_help_and_version_short_flags_and_quiet_after_the_subcommand(cli):
+def test_help_and_version_short_flags_and_quiet_after_the_subcommand(cli, small_search):
     for flag in ("-h", "--help"):
         r = cli("eval", "ep", flag)
         assert r.returncode == 0 and "--calibration" in r.stdout and "-h, --help" in r.stdout
     assert cli("-V").stdout == cli("--version").stdout != ""
-    loud = cli(
-        "search",
-        "--model",
-        "deepseek-v3",
-        "--hardware",
-        "h800",
-        "--context",
-        "4096",
-        "--tpot-slo-ms",
-        "50",
-        "--max-gpus",
-        "32",
-    )
-    quiet = cli(
-        "search",
-        "--model",
-        "deepseek-v3",
-        "--hardware",
-        "h800",
-        "--context",
-        "4096",
-        "--tpot-slo-ms",
-        "50",
-        "--max-gpus",
-        "32",
-        "-q",
-    )
+    loud = cli(*small_search)
+    quiet = cli(*small_search, "-q")
     assert loud.returncode == quiet.returncode == 0
     assert "configurations in" in loud.stderr and quiet.stderr == ""
-    assert (
-        quiet.stdout
-        == cli(
-            "-q",
-            "search",
-            "--model",
-            "deepseek-v3",
-            "--hardware",
-            "h800",
-            "--context",
-            "4096",
-            "--tpot-slo-ms",
-            "50",
-            "--max-gpus",
-            "32",
-        ).stdout
-    )
+    assert quiet.stdout == cli("-q", *small_search).stdout
 
 
 def test_help_metavars_are_words_and_commands_come_in_planner_order(cli):

@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from afdscope.cli.common import check_plot
 from afdscope.cli.options import Fmt, ForceOpt, FormatOpt
 from afdscope.errors import AfdscopeError
 
@@ -127,15 +128,12 @@ def validate_cmd(
 
     Example: afdscope validate --plot validation.png
     """
-    from afdscope.report.output import check_writable, print_rows, to_json
+    from afdscope.report.output import print_rows, to_json
     from afdscope.validation import load_cases, load_layer_times, validate_cases
     from afdscope.validation.layers import layer_comparison
     from afdscope.validation.summary import summarise
 
-    if plot is not None:
-        if plot.suffix.lower() != ".png":
-            raise AfdscopeError(f"--plot '{plot}': figures are PNG; give a file name ending in .png")
-        check_writable([plot], force)
+    check_plot(plot, force)
     if which is _Set.silicon:
         if layers:
             raise AfdscopeError(

@@ -113,7 +113,7 @@ def evaluate_afd(
 
     domains, n_shared = dep.attention_domains, dep.shared_expert_gpus
     per_domain = np.asarray(attention_gpus, dtype=float) / domains  # attention GPUs one micro-batch spans
-    skew = _afd_skew(skew, cal, model, dep, tokens, q, attention_gpus)
+    skew = resolve_skew(skew, cal, model, dep, tokens, q, attention_gpus=per_domain)
     parts = attention_layer_parts(model, attention_hw, requests, ctx, prec, q, cal.attention, attention_tp)
     # The slowest attention-DP rank (the most KV) sets the pace of its core attention.
     t_core = parts.total_s + parts.core_s * (np.asarray(skew.attention_factor) - 1.0)
@@ -268,23 +268,6 @@ def evaluate_afd(
         deployment=dep,
         calibration=cal,
         skew=skew,
-    )
-
-
-def _afd_skew(skew, cal, model, dep, tokens, q, attention_gpus):
-    """`resolve_skew` for an AFD sweep, whose attention GPU count may be an array."""
-    if isinstance(skew, RoutingSkew) or (skew or cal.default_skew) == "balanced":
-        return resolve_skew(skew, cal, model, dep, tokens, q)
-    from afdscope.routing.defaults import modelled_skew
-
-    n_domain = np.asarray(attention_gpus, dtype=float) / dep.attention_domains
-    return modelled_skew(
-        model,
-        dep,
-        tokens,
-        eplb=dep.redundant_for(model),
-        attention_gpus=n_domain,
-        query_positions=q,
     )
 
 

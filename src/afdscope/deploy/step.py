@@ -69,10 +69,19 @@ def placed(deployment, skew, calibration):
     return deployment
 
 
-def resolve_skew(skew, calibration, model: MoEModel, deployment, tokens_per_micro_batch, query_positions):
+def resolve_skew(
+    skew,
+    calibration,
+    model: MoEModel,
+    deployment,
+    tokens_per_micro_batch,
+    query_positions,
+    attention_gpus=None,
+):
     """The RoutingSkew an evaluation applies: the one given, or — for None, "modelled" or "balanced" —
     the calibration's default, afdscope's imbalance model (EPLB over the deployment's redundant slots,
-    the usual ones when it names none) or none."""
+    the usual ones when it names none) or none. `attention_gpus` (AFD): the attention GPUs one
+    micro-batch spans, when not the deployment's own count (an array sweeps it)."""
     if isinstance(skew, RoutingSkew):
         return skew
     kind = calibration.default_skew if skew is None else skew
@@ -87,6 +96,7 @@ def resolve_skew(skew, calibration, model: MoEModel, deployment, tokens_per_micr
         deployment,
         tokens_per_micro_batch,
         eplb=deployment.redundant_for(model),
+        attention_gpus=attention_gpus,
         query_positions=query_positions,
     )
 

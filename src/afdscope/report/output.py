@@ -89,13 +89,20 @@ def number(x, digits: int = 4) -> str:
     x = float(x)
     if not math.isfinite(x):
         return str(x)
+    text = fixed_point(x, digits)
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def fixed_point(x: float, digits: int) -> str:
+    """A finite number in fixed point (never an exponent): |x| ≥ 1000 as a whole number with thousands
+    separators, otherwise `digits` significant digits, trailing zeros kept (`number` drops them, the HTML
+    report's `fmt` keeps them)."""
     if abs(x) >= 1000:
         return f"{x:,.0f}"
     if x == 0:
         return "0"
     decimals = max(0, digits - 1 - math.floor(math.log10(abs(x))))
-    text = f"{x:.{decimals}f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
+    return f"{x:.{decimals}f}"
 
 
 def _cell(value, key: str = "") -> str:

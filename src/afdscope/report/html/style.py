@@ -8,6 +8,8 @@ import math
 
 import numpy as np
 
+from afdscope.report.output import fixed_point
+
 AFD_COLOUR, EP_COLOUR = "#c0392b", "#1f4e79"
 CATEGORY_NAMES = {
     "compute": "compute",
@@ -69,9 +71,4 @@ def fmt(x, digits: int = 3) -> str:
     x = float(x)
     if not math.isfinite(x):
         return "—"
-    if abs(x) >= 1000:
-        return f"{x:,.0f}"
-    if x == 0:
-        return "0"
-    decimals = max(0, digits - 1 - int(math.floor(math.log10(abs(x)))))
-    return f"{x:.{decimals}f}"
+    return fixed_point(x, digits)

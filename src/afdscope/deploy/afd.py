@@ -23,6 +23,7 @@ from afdscope.deploy.calibration import DEFAULT_CALIBRATION, Calibration
 from afdscope.deploy.result import BOTTLENECKS, DeploymentResult, Evaluation
 from afdscope.deploy.step import (
     head_and_mtp_s,
+    kv_bytes_per_gpu_request,
     placed,
     point_at_batch_or_slo,
     resolve_skew,
@@ -34,7 +35,6 @@ from afdscope.ops.comm import afd_comm, same_scale_up_domain
 from afdscope.ops.experts import expert_layer_time_s, gemm_peak_flops, mlp_time_s
 from afdscope.ops.memory import (
     afd_weights_per_gpu,
-    kv_bytes_per_request,
     max_batch_per_gpu,
     memory_breakdown,
     memory_reasons,
@@ -193,9 +193,7 @@ def evaluate_afd(
         attention_tp=attention_tp,
         expert_tp=expert_tp,
     )
-    kv = kv_bytes_per_request(
-        model, ctx, prec, mtp_layers=model.mtp_layers if scenario.mtp_draft_tokens else 0
-    ) * (attention_tp * model.attention.kv_share(attention_tp))  # TP groups replicate what cannot split
+    kv = kv_bytes_per_gpu_request(model, ctx, scenario, attention_tp)
     reasons = memory_reasons(attention_hw, w_attn, 1.0, 0, memory, role="attention")
     reasons += memory_reasons(ffn_hw, w_ffn, 1.0, 0, memory, role="ffn")
     n_attn = np.asarray(attention_gpus, dtype=float)

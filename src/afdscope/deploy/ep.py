@@ -21,6 +21,7 @@ from afdscope.deploy.result import BOTTLENECKS, DeploymentResult, Evaluation
 from afdscope.deploy.schedules import EpPhases, ep_schedule
 from afdscope.deploy.step import (
     head_and_mtp_s,
+    kv_bytes_per_gpu_request,
     placed,
     point_at_batch_or_slo,
     resolve_skew,
@@ -32,7 +33,6 @@ from afdscope.ops.experts import expert_layer_parts, gemm_peak_flops, mlp_time_s
 from afdscope.ops.memory import (
     ep_overheads,
     ep_weights_per_gpu,
-    kv_bytes_per_request,
     max_batch_per_gpu,
     memory_breakdown,
     memory_reasons,
@@ -134,9 +134,7 @@ def evaluate_ep(
 
     weights = ep_weights_per_gpu(model, gpus, prec, memory, attention_tp, shared_on_ep_gpus=not n_shared)
     overheads = ep_overheads(model, gpus, prec, memory)
-    kv = kv_bytes_per_request(
-        model, ctx, prec, mtp_layers=model.mtp_layers if scenario.mtp_draft_tokens else 0
-    ) * (attention_tp * model.attention.kv_share(attention_tp))  # TP groups replicate what cannot split
+    kv = kv_bytes_per_gpu_request(model, ctx, scenario, attention_tp)
     shape = np.broadcast_shapes(batch.shape, ctx.shape, np.shape(step))
 
     def b(x):

@@ -11,6 +11,7 @@ from afdscope.deploy.calibration import Calibration
 from afdscope.deploy.result import Evaluation
 from afdscope.errors import AfdscopeError
 from afdscope.ops.experts import gemm_time_s, mlp_time_s
+from afdscope.ops.memory import kv_bytes_per_request
 from afdscope.specs.hardware import Hardware
 from afdscope.specs.model import MoEModel
 from afdscope.specs.scenario import Precision, Scenario
@@ -51,6 +52,14 @@ def head_and_mtp_s(
         )
 
     return head + draft_pass(accepted) + (drafts - 1) * draft_pass(1.0)
+
+
+def kv_bytes_per_gpu_request(model: MoEModel, context_tokens, scenario: Scenario, attention_tp: int):
+    """KV bytes of one request over its attention TP group: its cache (the MTP layers' too when drafting)
+    × TP size × the share a TP rank keeps (TP groups replicate what cannot split). EP and AFD alike."""
+    mtp_layers = model.mtp_layers if scenario.mtp_draft_tokens else 0
+    kv = kv_bytes_per_request(model, context_tokens, scenario.precision, mtp_layers=mtp_layers)
+    return kv * (attention_tp * model.attention.kv_share(attention_tp))
 
 
 def routes_balanced(skew, calibration) -> bool:

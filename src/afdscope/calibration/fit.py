@@ -25,6 +25,7 @@ import yaml
 
 from afdscope.calibration.profiles import GemmKernel, _profiles_dir, gemm_kernel, load_profile
 from afdscope.errors import AfdscopeError
+from afdscope.files import atomic_write
 
 # aiconfigurator system directory → catalog hardware name
 SYSTEMS = {
@@ -418,9 +419,7 @@ def _write_profile(family: str, data: dict) -> None:
 
     path = Path(str(_profiles_dir() / f"{family}.yaml"))
     header = [ln for ln in path.read_text(encoding="utf-8").splitlines() if ln.startswith("#")]
-    path.write_text(
-        "\n".join(header) + "\n" + yaml.safe_dump(data, sort_keys=False, width=110), encoding="utf-8"
-    )
+    atomic_write(path, "\n".join(header) + "\n" + yaml.safe_dump(data, sort_keys=False, width=110))
     for cached in (load_profile, gemm_kernel, attention_entry, small_ops_entry, comm_entry, _error_table):
         cached.cache_clear()
 

@@ -14,6 +14,8 @@ import csv
 import io
 from pathlib import Path
 
+from afdscope.files import atomic_write
+
 MIN_CASES = 3
 WIDEN = 0.10  # extra margin where the basis is not directly comparable
 FALLBACK = (-0.30, 0.30)  # no validated case at all
@@ -74,5 +76,4 @@ def bands_csv(bands: list[dict]) -> str:
 
 
 def write_bands(rows: list[dict], path: Path = BANDS_FILE) -> Path:
-    path.write_text(bands_csv(error_bands(rows)), encoding="utf-8")
-    return path
+    return atomic_write(path, bands_csv(error_bands(rows)))

@@ -48,7 +48,7 @@ from afdscope.specs.deployment import EpDeployment
 from afdscope.specs.model import MoEModel
 from afdscope.specs.scenario import Precision, Scenario
 from afdscope.validation.cases import _read, _rows
-from afdscope.validation.evaluate import family_of, relative_error
+from afdscope.validation.evaluate import _finite_or_none, family_of, relative_error
 from afdscope.validation.summary import error_stats
 
 SILICON_FILE = "aiconfigurator_silicon_sample.csv"
@@ -181,11 +181,6 @@ def run_inputs(run: SiliconRun) -> RunInputs:
     return RunInputs(load_model(name), dep, scenario, run.decode_batch_per_worker / tp, gpus, notes)
 
 
-def _finite(x) -> float | None:
-    x = float(x)
-    return x if np.isfinite(x) else None
-
-
 def evaluate_run(run: SiliconRun) -> dict:
     """One flat row: the run, its mapping, measured and predicted TPOT and tokens/s per user, the error
     on tokens/s per user; `reason` says why a run was skipped or is infeasible as stated."""
@@ -227,9 +222,9 @@ def evaluate_run(run: SiliconRun) -> dict:
     except AfdscopeError as exc:
         row["reason"] = f"not evaluated: {exc}"
         return row
-    tpu = _finite(result.tokens_per_s_per_user)
+    tpu = _finite_or_none(result.tokens_per_s_per_user)
     row.update(
-        predicted_tpot_ms=_finite(result.tpot_ms),
+        predicted_tpot_ms=_finite_or_none(result.tpot_ms),
         predicted_tokens_per_s_per_user=tpu,
         error=None if tpu is None else float(relative_error(tpu, measured_tpu)),
     )

@@ -232,8 +232,8 @@ def _slash(values) -> str:
 
 def write_report(path: str | Path, force: bool = False, **kwargs) -> tuple[Path, ReportData]:
     """Check the output path, build the report (kwargs: `build_report`'s), render and write it at once."""
+    from afdscope.files import atomic_write, check_writable
     from afdscope.report.html import render_report
-    from afdscope.report.output import atomic_write, check_writable
 
     path = Path(path)
     if path.suffix.lower() not in (".html", ".htm"):

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
+from afdscope.files import atomic_write
 from afdscope.paper.ceiling import Ceiling
 from afdscope.paper.ffn_rank import REGIMES, RankCurve, RegimeBoundaries
 from afdscope.paper.imbalance import ImbalanceGrid
-from afdscope.report.output import atomic_write
 
 _REGIME_COLOURS = {
     "scale_up_bound": "#d6eaf8",

@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from afdscope.files import atomic_write, check_writable
 from afdscope.paper.options import PaperOptions
 from afdscope.paper.study import curve_study, imbalance_study, matrix_study
-from afdscope.report.output import atomic_write, check_writable, to_csv, to_markdown
+from afdscope.report.output import to_csv, to_markdown
 from afdscope.report.paper_rows import curve_rows, imbalance_rows, matrix_rows
 
 # The paper's two headline curves: the dead zone on a standard cluster, and the Superpod case.

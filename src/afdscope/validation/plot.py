@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from afdscope.report.output import atomic_write
+from afdscope.files import atomic_write
 from afdscope.validation.summary import WITHIN
 
 _COLOURS = {"hopper": "#1f4e79", "blackwell": "#27ae60", "ascend": "#c0392b"}

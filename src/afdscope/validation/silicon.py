@@ -313,7 +313,7 @@ def plot_silicon(rows: list[dict], path: str | Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from afdscope.report.output import atomic_write
+    from afdscope.files import atomic_write
     from afdscope.validation.summary import WITHIN
 
     scored = [r for r in rows if r["predicted_tokens_per_s_per_user"] is not None]

@@ -17,6 +17,7 @@ from typing import Literal
 import numpy as np
 
 from afdscope.errors import AfdscopeError
+from afdscope.ops.experts import soft_max
 from afdscope.specs.hardware import Hardware
 from afdscope.specs.model import MoEModel
 from afdscope.specs.scenario import Precision
@@ -182,14 +183,6 @@ def _rates(hw: Hardware, precision: Precision, basis: Basis) -> tuple[float, flo
     return hw.effective_hbm_bandwidth, hw.effective_flops(attn), hw.effective_flops(gemm)
 
 
-def _soft_max(a, b, p):
-    if math.isinf(p):
-        return np.maximum(a, b)
-    hi, lo = np.maximum(a, b), np.minimum(a, b)
-    ratio = np.divide(lo, hi, out=np.zeros_like(hi), where=hi > 0)
-    return hi * (1.0 + ratio**p) ** (1.0 / p)
-
-
 def _check(batch, context, query_positions) -> tuple[np.ndarray, np.ndarray]:
     b, c = np.asarray(batch, dtype=float), np.asarray(context, dtype=float)
     if not (np.all(np.isfinite(b)) and np.all(b >= 0)):
@@ -241,7 +234,7 @@ def attention_layer_parts(
     padding = math.ceil(rows_per_kv_head / cal.head_tile) * cal.head_tile / rows_per_kv_head
     kv_read_s = kv_bytes / (bw * cal.hbm_efficiency)
     core_math_s = core_flops * padding / (f_attn * cal.compute_efficiency)
-    core_s = _soft_max(kv_read_s, core_math_s, cal.overlap_exponent)
+    core_s = soft_max(kv_read_s, core_math_s, cal.overlap_exponent)
 
     # Projections (q/kv/o; MLA down/up with the absorbed W_UK/W_UV, whose weights are kv_b's; MFA
     # low-rank q): GEMMs over batch · query_positions rows that read every weight once.
@@ -374,7 +367,7 @@ def _microbench_terms(rows: list[dict], calibration: AttentionCalibration) -> np
 
 def _predict_from_terms(terms, effs, calibration: AttentionCalibration):
     e_hbm, e_core, e_proj = effs
-    core = _soft_max(terms[0] / e_hbm, terms[1] / e_core, calibration.overlap_exponent)
+    core = soft_max(terms[0] / e_hbm, terms[1] / e_core, calibration.overlap_exponent)
     return core + terms[2] / e_proj + terms[3] + calibration.overhead_s
 
 

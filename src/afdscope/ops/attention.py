@@ -371,14 +371,6 @@ def _predict_from_terms(terms, effs, calibration: AttentionCalibration):
     return core + terms[2] / e_proj + terms[3] + calibration.overhead_s
 
 
-def predict_attention_microbench(
-    rows: list[dict], calibration: AttentionCalibration = DEFAULT_ATTENTION
-) -> np.ndarray:
-    """Predicted layer time (s) for each microbenchmark row under its conditions."""
-    effs = (calibration.hbm_efficiency, calibration.compute_efficiency, calibration.projection_efficiency)
-    return _predict_from_terms(_microbench_terms(rows, calibration), effs, calibration)
-
-
 def fit_attention_calibration(
     rows: list[dict],
     *,

@@ -30,8 +30,6 @@ from afdscope.specs.hardware import Hardware
 from afdscope.specs.model import MoEModel
 from afdscope.specs.scenario import DTYPE_BYTES, Precision
 
-# A gated MLP (routed expert, shared expert, dense layer) launches two GEMMs: gate/up fused, then down.
-GATED_MLP_LAUNCHES = 2
 # GEMM outputs are BF16 (DeepGEMM's f8f8bf16, cuBLAS BF16).
 OUTPUT_BYTES = 2.0
 

@@ -30,8 +30,3 @@ def summarise(rows: list[dict]) -> dict:
     families = sorted({r["family"] for r in scored})
     summary["by_family"] = {f: error_stats(r["error"] for r in scored if r["family"] == f) for f in families}
     return summary
-
-
-def validation_report(rows: list[dict]) -> dict:
-    """The JSON document of `afdscope validate --format json`."""
-    return {"rows": rows, "summary": summarise(rows)}

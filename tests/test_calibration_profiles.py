@@ -225,3 +225,18 @@ def test_deepep_rows_in_the_error_table(table):
     assert {h for _, h in rows} >= {"h100", "h200", "b200", "b300", "h800"}
     for hw in ("h100", "h200"):
         assert rows[("deepep_ll_rdma", hw)].median_abs_error <= 0.06
+
+
+@pytest.mark.parametrize(("family", "gpus"), [("hopper", ("h100", "h200")), ("blackwell", ("b200", "b300"))])
+def test_fp8_attention_core_is_the_bf16_kernels_rate(family, gpus):
+    # docs/ops/attention.md: the FP8 entry's KV efficiency is the BF16 fit's and its MMAs run at the BF16
+    # kernel's FLOP/s (no FP8 speed-up assumed), i.e. e_fp8 · FP8 peak = e_bf16 · BF16 peak on every GPU.
+    from afdscope.calibration.fit import FP8_ATTENTION_COMPUTE_EFFICIENCY, FP8_ATTENTION_HBM_EFFICIENCY
+
+    att = load_profile(family)["attention"]
+    assert att["fp8"]["hbm_efficiency"] == att["bf16"]["hbm_efficiency"] == FP8_ATTENTION_HBM_EFFICIENCY
+    assert att["fp8"]["compute_efficiency"] == FP8_ATTENTION_COMPUTE_EFFICIENCY
+    for name in gpus:
+        hw = load_hardware(name)
+        bf16_rate = att["bf16"]["compute_efficiency"] * hw.peak_flops("bf16")
+        assert FP8_ATTENTION_COMPUTE_EFFICIENCY * hw.peak_flops("fp8") == pytest.approx(bf16_rate, rel=1e-3)

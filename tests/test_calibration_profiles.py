@@ -5,10 +5,12 @@ medians are computed from the committed CSVs, so a model or data regression fail
 """
 
 import json
+import math
 
 import numpy as np
 import pytest
 
+from afdscope.calibration.fit import _measured as read_table_rows
 from afdscope.calibration.fit import error_table
 from afdscope.calibration.profiles import gemm_kernel, list_profiles, load_profile
 from afdscope.catalog.hardware_catalog import list_hardware, load_hardware
@@ -80,13 +82,27 @@ def test_small_ops_faster_with_more_bandwidth():
 
 
 def test_mla_module_errors(table):
-    """Held-out head counts of the SGLang MLA decode-module tables. Issue 11's targets (median ≤ 10 %, worst
-    ≤ 25 %) are not met: the core efficiencies are fixed (not identifiable from this table), median 8–14 %,
-    worst 31–46 %; pinned here so it cannot grow."""
+    """Held-out head counts of TRT-LLM's MLA decode-module tables, which the FP8 entries are fitted on. Hopper
+    meets issue 11's targets (median <= 10 %, worst <= 25 %). Blackwell's held-out TP4 (32 heads) is the
+    kernel's odd one out — at batch 256 and 16,384 tokens it takes 653 µs against 559 µs with 64 heads — so
+    its median is 9-13 %, pinned here so it cannot grow."""
     rows = [r for r in table if r.operator == "mla_module"]
     assert {r.hardware for r in rows} == {"h100", "h200", "b200", "b300", "gb200", "gb300"}
     for r in rows:
-        assert r.median_abs_error <= 0.15 and r.max_abs_error <= 0.50, r
+        hopper = r.hardware in ("h100", "h200")
+        assert r.median_abs_error <= (0.10 if hopper else 0.13), r
+        assert r.max_abs_error <= (0.25 if hopper else 0.26), r
+
+
+def test_mla_core_rows(table):
+    # The entries' core against the kernel-only tables: the Blackwell BF16 core is fitted there (held-out
+    # 64 heads), the rest is a check of the module fits and of Step-3's BF16 fit.
+    rows = {(r.operator, r.hardware): r for r in table if r.operator.startswith("mla_core")}
+    for hw in ("b200", "b300", "gb200", "gb300"):
+        assert rows[("mla_core_bf16", hw)].status == "measured"
+        assert rows[("mla_core_bf16", hw)].median_abs_error <= 0.10
+    for hw in ("h100", "h200"):
+        assert rows[("mla_core_bf16", hw)].median_abs_error <= 0.16
 
 
 def test_step3_attention_rows(table):
@@ -146,24 +162,14 @@ def test_op_commands(cli, assert_clean_error):
         a["core_us"] + a["projections_us"] + a["small_ops_us"] + a["overhead_us"]
     )
     assert a["profile"] == {"profile": "hopper/attention.fp8", "status": "measured"}
-    # FP8 attention is charged no faster and no slower than BF16 in the core (no measured speed-up)
-    b = json.loads(
-        cli(
-            "op",
-            "attention",
-            "--model",
-            "deepseek-v3",
-            "--hardware",
-            "h200",
-            "--batch",
-            "64",
-            "--context",
-            "4096",
-            "--kv-dtype",
-            "fp8",
-        ).stdout
-    )
-    assert a["core_us"] == pytest.approx(b["core_us"], rel=1e-3)
+    # The core by hand from the hopper/attention.fp8 entry: 64 requests x 4096 tokens x 656 B of FP8 MLA KV
+    # over H200's 4.8 TB/s; 128 query heads (two full 64-row tiles) x (576 + 512) x 2 FLOPs per token over
+    # the FP8 peak; each soft maximum p = 2 (the lone-request scan floor 4096 x t_scan joins it).
+    e = load_profile("hopper")["attention"]["fp8"]
+    kv_s = 64 * 4096 * 656 / (4.8e12 * e["hbm_efficiency"])
+    mma_s = 64 * 4096 * 128 * (576 + 512) * 2 / (1979e12 * e["compute_efficiency"])
+    scan_s = 4096 * e["scan_ns_per_token"] * 1e-9
+    assert a["core_us"] == pytest.approx(math.sqrt(kv_s**2 + mma_s**2 + scan_s**2) * 1e6, rel=2e-3)
     bad = cli(
         "op",
         "experts",
@@ -227,16 +233,62 @@ def test_deepep_rows_in_the_error_table(table):
         assert rows[("deepep_ll_rdma", hw)].median_abs_error <= 0.06
 
 
-@pytest.mark.parametrize(("family", "gpus"), [("hopper", ("h100", "h200")), ("blackwell", ("b200", "b300"))])
-def test_fp8_attention_core_is_the_bf16_kernels_rate(family, gpus):
-    # docs/ops/attention.md: the FP8 entry's KV efficiency is the BF16 fit's and its MMAs run at the BF16
-    # kernel's FLOP/s (no FP8 speed-up assumed), i.e. e_fp8 · FP8 peak = e_bf16 · BF16 peak on every GPU.
-    from afdscope.calibration.fit import FP8_ATTENTION_COMPUTE_EFFICIENCY, FP8_ATTENTION_HBM_EFFICIENCY
+@pytest.mark.parametrize("family", ["hopper", "blackwell"])
+def test_fp8_attention_entry_is_the_fit_of_the_tables(family):
+    # The shipped entry is what `afdscope calibration fit` gets from the committed MLA tables (reproducible).
+    from afdscope.calibration.fit import FP8_ATTENTION_FITTED, fit_attention_fp8
 
-    att = load_profile(family)["attention"]
-    assert att["fp8"]["hbm_efficiency"] == att["bf16"]["hbm_efficiency"] == FP8_ATTENTION_HBM_EFFICIENCY
-    assert att["fp8"]["compute_efficiency"] == FP8_ATTENTION_COMPUTE_EFFICIENCY
-    for name in gpus:
-        hw = load_hardware(name)
-        bf16_rate = att["bf16"]["compute_efficiency"] * hw.peak_flops("bf16")
-        assert FP8_ATTENTION_COMPUTE_EFFICIENCY * hw.peak_flops("fp8") == pytest.approx(bf16_rate, rel=1e-3)
+    values, stats, _ = fit_attention_fp8(family)
+    shipped = load_profile(family)["attention"]["fp8"]
+    for key in FP8_ATTENTION_FITTED:
+        assert shipped[key] == pytest.approx(values[key], rel=2e-3), key
+    assert shipped["fit"]["held_out"] == stats["held_out"]
+
+
+def test_fp8_kv_halves_the_per_token_read_as_the_native_kernel_measures():
+    # TRT-LLM's MLA decode kernel, H100, 16 heads, batch 64, 131,071 KV tokens (measured/h100_sxm/
+    # mla_core.csv, not used by the module fit): FP8 KV 1,670 µs, BF16 KV 3,102 µs, ratio 0.54. The entries'
+    # per-token KV reads (656 B at the FP8 entry's efficiency, 1,152 B at the BF16 entry's) agree within 15 %.
+    rows = {
+        r["kv_cache_dtype"]: float(r["latency_us"])
+        for r in read_table_rows("h100_sxm", "mla_core")
+        if r["framework"] == "trtllm"
+        and (r["num_heads"], r["batch_size"], r["kv_len"]) == ("16", "64", "131071")
+    }
+    assert rows["fp8"] / rows["bfloat16"] == pytest.approx(1670 / 3102, rel=0.02)
+    att = load_profile("hopper")["attention"]
+    model = (656 / att["fp8"]["hbm_efficiency"]) / (1152 / att["bf16"]["hbm_efficiency"])
+    assert model == pytest.approx(rows["fp8"] / rows["bfloat16"], rel=0.15)
+
+
+def test_sglang_hopper_fp8_kv_path_is_not_native():
+    # Why the FP8 entries are fitted on TRT-LLM's module tables (calibration.fit.FP8_ATTENTION_FRAMEWORK):
+    # SGLang's FA3 kernel with FP8 KV is over 3x slower than with BF16 KV at the same shape on H100.
+    rows = {
+        r["kv_cache_dtype"]: float(r["latency_us"])
+        for r in read_table_rows("h100_sxm", "mla_core")
+        if r["framework"] == "sglang"
+        and (r["num_heads"], r["batch_size"], r["kv_len"]) == ("16", "64", "131071")
+    }
+    assert rows["fp8"] > 3 * rows["bfloat16"]
+
+
+def test_the_fit_uses_the_operators_equation():
+    # calibration.fit recombines unit-efficiency terms; at TP 1 with every projection timed that must be
+    # ops.attention's own total for the same entry, or the error table would check another model.
+    from afdscope.calibration.fit import Rows, _attention_predict, mla_terms
+
+    batch, kv = np.array([1.0, 64, 512]), np.array([16384.0, 4096, 256])
+    rows = Rows(
+        operator="mla_module_trtllm",
+        source="test",
+        fmt="fp8",
+        hardware=np.array(["h200"] * 3),
+        inputs={"heads": np.full(3, 128.0), "batch": batch, "kv": kv},
+        measured_s=np.ones(3),
+        shape_key=np.full(3, 128),
+    )
+    entry = load_profile("hopper")["attention"]["fp8"]
+    prec = Precision(weights="fp8", kv="fp8", attention="fp8")
+    op = attention_layer_parts(load_model("deepseek-v3"), load_hardware("h200"), batch, kv, prec).total_s
+    assert _attention_predict(mla_terms(rows), entry) == pytest.approx(op, rel=1e-9)

@@ -312,6 +312,8 @@ def fit_family(family: str) -> dict:
     attention = fit_attention_fp8(family)
     if attention is not None:
         results[("attention", "fp8")] = attention
+    if family in CORE_FIT_FAMILIES:
+        results[("attention_core", "bf16")] = fit_attention_core(family, "bf16")
     comm = fit_comm_nvlink(family)
     if comm is not None:
         results[("comm", "ll_nvlink")] = comm
@@ -397,6 +399,12 @@ def fit_all(write: bool = False, families=("hopper", "blackwell")) -> dict:
                     "source": old.get("source", ""),
                     "fit": stats,
                 }
+                continue
+            if kernel == "attention_core":  # the core terms of an entry whose other values are copied
+                entry = data["attention"][fmt]
+                entry.update({key: round(val, 4) for key, val in k.items()})
+                entry["fit"] = stats
+                entry["core_measured_on"] = measured_on
                 continue
             if kernel == "attention":
                 old = data["attention"].get(fmt, {})
@@ -506,12 +514,14 @@ def _error_table() -> tuple[ErrorRow, ...]:
     table += _table_rows(deepgemm_rows("dense"), "dense", transfer=True)
     for kernel in ("masked", "masked_swapab"):
         table += _table_rows(deepgemm_h20_rows(kernel), "grouped", transfer=True)
-    return tuple(table + mla_error_rows() + attention_layer_error_rows() + deepep_error_rows())
+    return tuple(
+        table + mla_error_rows() + mla_core_error_rows() + attention_layer_error_rows() + deepep_error_rows()
+    )
 
 
 MLA_SOURCES = {
     "sglang": "aiconfigurator mla_decode.csv (SGLang module, eager)",
-    "trtllm": "aiconfigurator mla_decode.csv (TRT-LLM module)",
+    "trtllm": "aiconfigurator mla_decode.csv (TRT-LLM module; KV length = step)",
 }
 
 
@@ -539,17 +549,22 @@ def mla_rows(system: str, framework: str = "sglang") -> Rows | None:
     )
 
 
-def mla_terms(rows: Rows, head_tile: int = 64) -> np.ndarray:
-    """Per row at unit efficiencies (KV read, core MMA, projections, small ops), shape (4, rows): the
-    attention operator at TP = 128 / heads, without the TP all-reduce (not in the module) and without the
-    q_a / kv_a down-projection (not timed by the table)."""
+MLA_TERMS = ("kv", "mma", "proj_bytes", "proj_flops", "small", "scan", "rows")
+
+
+def mla_terms(rows: Rows, head_tile: int = 64) -> dict[str, np.ndarray]:
+    """Per row, the attention operator's terms at unit efficiencies (ops.attention's equation): KV read,
+    padded core MMA, projection weight read and projection MMAs (seconds at peak), small ops (seconds),
+    attended tokens (for the per-request scan floor) and query rows / peak bandwidth (for the per-row
+    traffic). At TP = 128 / heads, without the TP all-reduce (not in the module) and, for SGLang's table,
+    without the q_a / kv_a down-projection (not timed)."""
     from afdscope.catalog.model_catalog import load_model
-    from afdscope.ops.attention import DEFAULT_ATTENTION, attention_layer_parts
+    from afdscope.ops.attention import DEFAULT_ATTENTION, attention_layer_parts, mean_attended_tokens
     from afdscope.specs.scenario import Precision
 
+    prec = Precision(weights="fp8", kv="fp8", attention="fp8")  # the tables: FP8 KV, block-FP8 GEMMs
     v3 = load_model("deepseek-v3")
     a = v3.attention
-    prec = Precision(weights="fp8", kv="fp8", attention="fp8")  # FP8 KV kernels compute in FP8
     unit = replace(
         DEFAULT_ATTENTION,
         hbm_efficiency=1.0,
@@ -560,29 +575,45 @@ def mla_terms(rows: Rows, head_tile: int = 64) -> np.ndarray:
         head_tile=head_tile,
     )
     down = v3.hidden_size * ((a.q_lora_rank or 0) + a.kv_lora_rank + a.qk_rope_head_dim)
-    out = np.zeros((4, len(rows.measured_s)))
+    out = {k: np.zeros(len(rows.measured_s)) for k in MLA_TERMS}
     for name in sorted({str(h) for h in rows.hardware}):
         hw = _hw(name)
+        f_gemm = hw.peak_flops("fp8")
         for heads in sorted(set(rows.inputs["heads"])):
             sel = (rows.hardware == name) & (rows.inputs["heads"] == heads)
             tp = int(128 // heads)
-            p = attention_layer_parts(
-                v3, hw, rows.inputs["batch"][sel] / tp, rows.inputs["kv"][sel], prec, tp=tp, calibration=unit
-            )
-            out[0, sel], out[1, sel] = p.kv_read_s, p.core_math_s
+            batch, kv = rows.inputs["batch"][sel], rows.inputs["kv"][sel]
+            p = attention_layer_parts(v3, hw, batch / tp, kv, prec, tp=tp, calibration=unit)
             timed = 1 - down / a.params_per_gpu(v3.hidden_size, tp) if rows.operator.endswith("sglang") else 1
-            out[2, sel] = p.projection_s * timed
-            out[3, sel] = p.small_ops_s
+            out["kv"][sel], out["mma"][sel] = p.kv_read_s, p.core_math_s
+            out["proj_bytes"][sel] = p.projection_weight_bytes * timed / hw.hbm_bandwidth
+            out["proj_flops"][sel] = p.projection_flops * timed / f_gemm
+            out["small"][sel] = p.small_ops_s
+            out["scan"][sel] = mean_attended_tokens(v3, kv)
+            out["rows"][sel] = batch / hw.hbm_bandwidth
     return out
 
 
-def _attention_predict(terms: np.ndarray, v: dict) -> np.ndarray:
-    kv, mma = terms[0] / v["hbm_efficiency"], terms[1] / v["compute_efficiency"]
-    return np.hypot(kv, mma) + terms[2] / v["projection_efficiency"] + terms[3] + v["overhead_us"] * 1e-6
+def _attention_predict(t: dict[str, np.ndarray], v: dict) -> np.ndarray:
+    """ops.attention's equation on `mla_terms` with the profile entry `v` (overlaps p = 2, q as the entry)."""
+    from afdscope.ops.experts import soft_max
+
+    p = 2.0
+    core = soft_max(t["kv"] / v["hbm_efficiency"], t["mma"] / v["compute_efficiency"], p)
+    core = soft_max(core, t["scan"] * v.get("scan_ns_per_token", 0.0) * 1e-9, p)
+    e_pc = v.get("projection_compute_efficiency") or v["projection_efficiency"]
+    q = float(v.get("projection_overlap", math.inf))
+    proj = soft_max(t["proj_bytes"] / v["projection_efficiency"], t["proj_flops"] / e_pc, q)
+    extra = t["rows"] * v.get("extra_bytes_per_token", 0.0)
+    return core + proj + t["small"] + extra + v["overhead_us"] * 1e-6
+
+
+def _mla_subset(t: dict[str, np.ndarray], sel) -> dict[str, np.ndarray]:
+    return {k: x[sel] for k, x in t.items()}
 
 
 def predict_mla(rows: Rows, family: str | None = None) -> np.ndarray:
-    """The attention operator with the profile's FP8-KV entry of each row's GPU (overlap p = 2)."""
+    """The attention operator with the profile's FP8-KV entry of each row's GPU."""
     from afdscope.calibration.profiles import attention_entry, family_of
 
     out = np.empty(len(rows.measured_s))
@@ -590,73 +621,207 @@ def predict_mla(rows: Rows, family: str | None = None) -> np.ndarray:
         sel = rows.hardware == name
         entry, _ = attention_entry(family or family_of(_hw(name)), "fp8", name)
         terms = mla_terms(rows, int(entry.get("head_tile", 64)))
-        out[sel] = _attention_predict(terms[:, sel], entry)
+        out[sel] = _attention_predict(_mla_subset(terms, sel), entry)
     return out
 
 
-# The core terms are not identifiable from the SGLang module table (batch · kv ≤ 262,144 tokens: ≤ 150 MB of
-# FP8 KV, ≤ 31 µs of the 100–650 µs modules; a free fit trades them against the fixed term and lands at
-# 0.4 of peak HBM and 0.18 of the FP8 peak). FP8 entries therefore take the BF16 fit's KV efficiency and its
-# MMA rate (0.7975 of the BF16 peak = 0.3988 of the FP8 peak on Hopper and Blackwell, whose FP8 peak is twice
-# the BF16 one): no FP8 attention speed-up is assumed until a table measures one. Fitted: the projections
-# and the module's fixed term, which dominate the table.
-FP8_ATTENTION_HBM_EFFICIENCY = 0.9071
-FP8_ATTENTION_COMPUTE_EFFICIENCY = 0.3988
-ATTENTION_HEAD_TILE = 64  # Hopper WGMMA M; TRT-LLM's SM100 MLA kernels also tile 64 query heads
+ATTENTION_HEAD_TILE = 64  # Hopper WGMMA M; the SM100 MLA decode kernels also tile 64 query heads
+PROJECTION_OVERLAP = 2.0  # soft knee between the projections' weight reads and MMAs, not fitted
+FP8_ATTENTION_FITTED = (
+    "hbm_efficiency",
+    "compute_efficiency",
+    "projection_efficiency",
+    "projection_compute_efficiency",
+    "overhead_us",
+    "scan_ns_per_token",
+    "extra_bytes_per_token",
+)
+_FP8_EFFICIENCIES = FP8_ATTENTION_FITTED[:4]
+
+
+# The FP8 entries are fitted on TRT-LLM's MLA decode-module tables: its attention kernel reads FP8 KV natively
+# and the table reaches the KV-bound regime (batch x KV up to 16.7 M tokens; SGLang's stops at 262 k, where
+# the KV term is barely identifiable). aiconfigurator's kernel-level tables (generation_mla_perf, b = 64,
+# 131,071 KV tokens, 16 heads, H100) show why SGLang's Hopper table cannot stand for FP8 attention: FA3 with
+# FP8 KV takes 17.3 ms against 3.2 ms with BF16 KV, TRT-LLM's FP8 kernel 1.67 ms against 3.1 ms (0.86 of
+# peak HBM on 576 B per token). SGLang's module tables are reported as a check (error_table).
+FP8_ATTENTION_FRAMEWORK = "trtllm"
 
 
 def fit_attention_fp8(family: str) -> tuple[dict, dict, list] | None:
-    """FP8 attention (FP8 KV, FP8 MMAs): projection efficiency and the module overhead, fitted on the family's
-    SGLang MLA decode-module tables with the core efficiencies fixed (see above); every 4th head count
-    (i.e. attention-TP degree) held out. (The TRT-LLM module rows are not used: their kv_len is the table's
-    `step` column and no efficiency set fits them within 10 %; see docs/calibration.md.)"""
-    rows = [r for r in (mla_rows(s) for s in FAMILY_SYSTEMS.get(family, ())) if r is not None]
+    """FP8 attention (FP8 KV, FP8 MMAs): every value of ops.attention's equation but the structural ones
+    (head tile 64, overlaps p = q = 2), fitted on the family's TRT-LLM MLA decode-module tables
+    (FP8_ATTENTION_FRAMEWORK) by least squares on log(predicted / measured); every 4th head count (i.e.
+    attention-TP degree) held out. Efficiencies are capped at 1 (a capped one is not limiting on these
+    shapes)."""
+    tables = (mla_rows(s, FP8_ATTENTION_FRAMEWORK) for s in FAMILY_SYSTEMS.get(family, ()))
+    rows = [r for r in tables if r is not None]
     if not rows:
         return None
-    terms = np.concatenate([mla_terms(r, ATTENTION_HEAD_TILE) for r in rows], axis=1)
+    parts = [mla_terms(r, ATTENTION_HEAD_TILE) for r in rows]
+    terms = {k: np.concatenate([p[k] for p in parts]) for k in MLA_TERMS}
     meas = np.concatenate([r.measured_s for r in rows])
     held = np.concatenate([np.array([k in held_out(list(r.shape_key)) for k in r.shape_key]) for r in rows])
 
     def values(x):
-        return {
-            "hbm_efficiency": FP8_ATTENTION_HBM_EFFICIENCY,
-            "compute_efficiency": FP8_ATTENTION_COMPUTE_EFFICIENCY,
-            "projection_efficiency": float(min(math.exp(x[0]), 1.0)),
-            "overhead_us": float(math.exp(min(x[1], 10.0))),
-        }
-
-    def residuals(x, mask):
-        return np.log(_attention_predict(terms[:, mask], values(x)) / meas[mask])
+        v = {k: float(math.exp(min(xi, 30.0))) for k, xi in zip(FP8_ATTENTION_FITTED, x, strict=True)}
+        return v | {k: min(v[k], 1.0) for k in _FP8_EFFICIENCIES} | {"projection_overlap": PROJECTION_OVERLAP}
 
     train = ~held
+    t_train = _mla_subset(terms, train)
     x = _levenberg_marquardt(
-        lambda x: residuals(x, train), np.log([0.6, 20.0]), iterations=100, h=1e-6, ridge=1e-12, tol=1e-7
+        lambda x: np.log(_attention_predict(t_train, values(x)) / meas[train]),
+        np.log([0.5, 0.5, 0.6, 0.4, 20.0, 1.0, 1000.0]),
+        iterations=300,
+        h=1e-6,
+        ridge=1e-12,
+        tol=1e-9,
     )
-    v = values(x) | {"head_tile": ATTENTION_HEAD_TILE}
+    v = {k: round(val, 4) for k, val in values(x).items()} | {"head_tile": ATTENTION_HEAD_TILE}
     err = _attention_predict(terms, v) / meas - 1
     stats = {
-        "fitted": ["projection_efficiency", "overhead_us"],
+        "fitted": list(FP8_ATTENTION_FITTED),
         "train": _summary(err[train]),
         "held_out": _summary(err[held]),
     }
     return v, stats, sorted({str(h) for r in rows for h in r.hardware})
 
 
-def mla_error_rows() -> list[ErrorRow]:
-    """The attention operator against the MLA decode-module tables, held-out head counts (TP degrees)."""
+# --- the attention kernel alone (calibration/measured/<system>/mla_core.csv) ------------------------------
+
+MLA_CORE_KV = {"bf16": "bfloat16", "fp8": "fp8"}
+# Families whose BF16 attention entry has no layer table of its own (its projections and fixed term are
+# copied from hopper's): the core terms are fitted on the family's TRT-LLM kernel table instead.
+CORE_FIT_FAMILIES = ("blackwell",)
+CORE_MIN_TOKENS = 65536  # batch x KV tokens below which the KV-dependent part is within the kernel's noise
+CORE_FITTED = ("hbm_efficiency", "compute_efficiency", "scan_ns_per_token")
+
+
+def mla_core_rows(system: str, kv: str, framework: str = "trtllm") -> dict[str, np.ndarray] | None:
+    """The attention kernel's KV-dependent part per row: measured(KV) − measured(KV = 1) for the same heads
+    and batch, with the operator's unit-efficiency core terms at both lengths (DeepSeek-V3, TP = 128 / heads),
+    rows with batch x KV >= CORE_MIN_TOKENS."""
+    from afdscope.catalog.model_catalog import load_model
+    from afdscope.ops.attention import DEFAULT_ATTENTION, attention_layer_parts, mean_attended_tokens
+    from afdscope.specs.scenario import Precision
+
+    rows = [r for r in _measured(system, "mla_core") if r["framework"] == framework]
+    rows = [r for r in rows if r["kv_cache_dtype"] == MLA_CORE_KV[kv]]
+    if not rows:
+        return None
+    base = {(r["num_heads"], r["batch_size"]): float(r["latency_us"]) for r in rows if r["kv_len"] == "1"}
+    v3, hw = load_model("deepseek-v3"), _hw(SYSTEMS[system])
+    prec = Precision(weights="fp8", kv=kv, attention=kv)
+    unit = replace(DEFAULT_ATTENTION, hbm_efficiency=1.0, compute_efficiency=1.0, from_profile=False)
+    out: dict[str, list] = {
+        k: [] for k in ("kv0", "kv1", "mma0", "mma1", "scan0", "scan1", "heads", "measured")
+    }
+    for r in rows:
+        h, b, length = int(r["num_heads"]), int(r["batch_size"]), int(r["kv_len"])
+        key = (r["num_heads"], r["batch_size"])
+        if length < 2 or b * length < CORE_MIN_TOKENS or key not in base:
+            continue
+        tp = 128 // h
+        p = attention_layer_parts(v3, hw, b / tp, np.array([1.0, length]), prec, tp=tp, calibration=unit)
+        scan = mean_attended_tokens(v3, np.array([1.0, length])) * 1e-9
+        for name, pair in (("kv", p.kv_read_s), ("mma", p.core_math_s), ("scan", scan)):
+            out[name + "0"].append(float(pair[0]))
+            out[name + "1"].append(float(pair[1]))
+        out["heads"].append(h)
+        out["measured"].append((float(r["latency_us"]) - base[key]) * 1e-6)
+    return {k: np.array(v) for k, v in out.items()}
+
+
+def predict_core_delta(t: dict[str, np.ndarray], v: dict) -> np.ndarray:
+    """ops.attention's core (soft maxima p = 2) at the row's KV length minus at KV = 1, with entry `v`."""
+    from afdscope.ops.experts import soft_max
+
+    def core(i: str):
+        c = soft_max(t["kv" + i] / v["hbm_efficiency"], t["mma" + i] / v["compute_efficiency"], 2.0)
+        return soft_max(c, t["scan" + i] * v.get("scan_ns_per_token", 0.0), 2.0)
+
+    return core("1") - core("0")
+
+
+def fit_attention_core(family: str, kv: str) -> tuple[dict, dict, list]:
+    """The core terms (KV efficiency, MMA efficiency, per-request scan floor) on the family's TRT-LLM kernel
+    tables' KV-dependent parts; the middle head count (64) held out. Efficiencies capped at 1."""
+    systems = [s for s in FAMILY_SYSTEMS[family] if mla_core_rows(s, kv) is not None]
+    parts = [mla_core_rows(s, kv) for s in systems]
+    t = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    held = t["heads"] == 64
+
+    def values(x):
+        e = np.minimum(np.exp(x), 1.0)
+        return {
+            "hbm_efficiency": float(e[0]),
+            "compute_efficiency": float(e[1]),
+            "scan_ns_per_token": float(np.exp(x[2])),
+        }
+
+    train = {k: a[~held] for k, a in t.items()}
+    x = _levenberg_marquardt(
+        lambda x: np.log(np.maximum(predict_core_delta(train, values(x)), 1e-12) / train["measured"]),
+        np.log([0.8, 0.6, 1.0]),
+        iterations=300,
+        h=1e-6,
+        ridge=1e-12,
+        tol=1e-10,
+    )
+    v = values(x)
+    err = predict_core_delta(t, v) / t["measured"] - 1
+    stats = {"fitted": list(CORE_FITTED), "train": _summary(err[~held]), "held_out": _summary(err[held])}
+    return v, stats, [SYSTEMS[s] for s in systems]
+
+
+def mla_core_error_rows() -> list[ErrorRow]:
+    """Each attention entry's core against the TRT-LLM kernel tables (KV-dependent part; rows of batch x KV
+    >= CORE_MIN_TOKENS): held-out heads where the entry's core was fitted on them, every row otherwise."""
+    from afdscope.calibration.profiles import attention_entry, family_of
+
     out = []
     for system in SYSTEMS:
-        rows = mla_rows(system)
-        if rows is None:
-            continue
-        h = held_out(list(rows.shape_key))
-        sel = np.array([k in h for k in rows.shape_key])
-        err = np.abs(predict_mla(rows)[sel] / rows.measured_s[sel] - 1)
-        from afdscope.calibration.profiles import attention_entry, family_of
-
         hw = _hw(SYSTEMS[system])
-        _, use = attention_entry(family_of(hw), "fp8", hw.name)
-        out.append(_error_row("mla_module", SYSTEMS[system], rows.source, err, use.profile, use.status))
+        for kv in MLA_CORE_KV:
+            t = mla_core_rows(system, kv)
+            if t is None:
+                continue
+            entry, use = attention_entry(family_of(hw), kv, hw.name)
+            fitted = hw.name in entry.get("core_measured_on", ())
+            sel = t["heads"] == 64 if fitted else np.ones(len(t["measured"]), bool)
+            err = np.abs(predict_core_delta(t, entry)[sel] / t["measured"][sel] - 1)
+            status = "measured" if fitted else "check"
+            source = (
+                f"measured/{system}/mla_core.csv (TRT-LLM kernel, {MLA_CORE_KV[kv]} KV, KV-dependent part)"
+            )
+            out.append(_error_row(f"mla_core_{kv}", SYSTEMS[system], source, err, use.profile, status))
+    return out
+
+
+def mla_error_rows() -> list[ErrorRow]:
+    """The attention operator against both MLA decode-module tables of every GPU: held-out head counts (TP
+    degrees) of TRT-LLM's, which the FP8 entries are fitted on (operator `mla_module`), and every row of
+    SGLang's (`mla_module_check`: another framework's module and, on Hopper, another FP8 kernel)."""
+    from afdscope.calibration.profiles import attention_entry, family_of
+
+    out = []
+    for system in SYSTEMS:
+        hw = _hw(SYSTEMS[system])
+        family = family_of(hw)
+        _, use = attention_entry(family, "fp8", hw.name)
+        for framework in MLA_SOURCES:
+            rows = mla_rows(system, framework)
+            if rows is None:
+                continue
+            fitted = framework == FP8_ATTENTION_FRAMEWORK
+            h = held_out(list(rows.shape_key))
+            sel = (
+                np.array([k in h for k in rows.shape_key]) if fitted else np.ones(len(rows.measured_s), bool)
+            )
+            err = np.abs(predict_mla(rows)[sel] / rows.measured_s[sel] - 1)
+            operator = "mla_module" if fitted else "mla_module_check"
+            status = use.status if fitted else "check"
+            out.append(_error_row(operator, SYSTEMS[system], rows.source, err, use.profile, status))
     return out
 
 

@@ -1,7 +1,10 @@
 """Decode attention on one GPU: data-parallel attention for `batch` requests of `context` tokens each.
 
-    t = softmax_p(KV bytes / (BW · e_hbm), padded core FLOPs / (F_attn · e_core))
-        + max(projection weight bytes / BW, 2 · rows · projection params / F_gemm) / e_proj + overhead
+    t = softmax_p(softmax_p(KV bytes / (BW · e_hbm), padded core FLOPs / (F_attn · e_core)),
+                  attended tokens · t_scan)
+        + softmax_q(projection weight bytes / (BW · e_proj),
+                    2 · rows · projection params / (F_gemm · e_proj_mma))
+        + small ops + rows · extra bytes / BW + overhead
 
 for the mean layer of the model (windowed layers cap the context at their window). Pure functions;
 `batch` and `context` broadcast as numpy arrays, specs are scalars. SI units throughout.
@@ -37,6 +40,14 @@ class AttentionCalibration:
     projection_efficiency: achieved fraction of the roofline of the q/kv/o projection GEMMs; it also
         carries the small kernels around them (norms, RoPE, KV-cache append, quantisation).
     overhead_s: fixed time per layer on top.
+    projection_compute_efficiency: fraction of the GEMM-format peak the projection MMAs reach; None =
+        projection_efficiency on both sides (the BF16 fit's form, one efficiency on the roofline maximum).
+    projection_overlap: q of the soft maximum of the projections' weight reads and MMAs (inf = max).
+    scan_s_per_token: floor of one request's KV scan per attended token. Split-KV decode kernels give one
+        request a bounded number of CTAs, so a lone long request streams its KV far below the bandwidth
+        (H100 FP8 MLA: ~1.4 ns per token, i.e. ~0.45 TB/s for one request; requests run side by side).
+    extra_bytes_per_token: memory traffic per query row of the module's unnamed elementwise kernels
+        (splits, concatenations, casts around the absorbed BMMs) beyond the explicit small-op list.
     head_tile: MMA rows that one KV head's query rows (query heads of its group × query positions)
         are padded to. Decode kernels (FlashMLA, FlashAttention-3 pack-GQA) put those rows in the M
         dimension of a Hopper WGMMA, whose M is 64: a GQA group of 16 leaves 3/4 of each MMA idle.
@@ -55,6 +66,10 @@ class AttentionCalibration:
     overlap_exponent: float
     basis: Basis
     small_ops: bool = False  # charge the attention-side small kernels (ops.small_ops) explicitly
+    projection_compute_efficiency: float | None = None
+    projection_overlap: float = math.inf
+    scan_s_per_token: float = 0.0
+    extra_bytes_per_token: float = 0.0
     # Take hbm / compute / projection efficiencies and overhead_s from the hardware's profile entry for
     # the attention compute format (calibration/profiles/<family>.yaml, `attention`); the fields above are
     # then unused. FP8 attention thus runs at the speed measured FP8 kernels reach, not 2x the BF16 one.
@@ -65,8 +80,14 @@ class AttentionCalibration:
             value = getattr(self, name)
             if not 0 < value <= 1:
                 raise AfdscopeError(f"{name} = {value!r}: must be in (0, 1]")
-        if not self.overhead_s >= 0:
-            raise AfdscopeError(f"overhead_s = {self.overhead_s!r}: must be >= 0")
+        e_pc = self.projection_compute_efficiency
+        if e_pc is not None and not 0 < e_pc <= 1:
+            raise AfdscopeError(f"projection_compute_efficiency = {e_pc!r}: must be in (0, 1] or None")
+        for name in ("overhead_s", "scan_s_per_token", "extra_bytes_per_token"):
+            if not getattr(self, name) >= 0:
+                raise AfdscopeError(f"{name} = {getattr(self, name)!r}: must be >= 0")
+        if not self.projection_overlap >= 1:
+            raise AfdscopeError(f"projection_overlap = {self.projection_overlap!r}: must be >= 1 (inf = max)")
         if not (isinstance(self.head_tile, int) and self.head_tile >= 1):
             raise AfdscopeError(f"head_tile = {self.head_tile!r}: must be an integer >= 1")
         if not self.overlap_exponent >= 1:
@@ -152,6 +173,10 @@ def resolve_attention(hw: Hardware, calibration: AttentionCalibration, attention
         projection_efficiency=float(e["projection_efficiency"]),
         overhead_s=float(e["overhead_us"]) * 1e-6,
         head_tile=int(e.get("head_tile", calibration.head_tile)),
+        projection_compute_efficiency=e.get("projection_compute_efficiency"),
+        projection_overlap=float(e.get("projection_overlap", math.inf)),
+        scan_s_per_token=float(e.get("scan_ns_per_token", 0.0)) * 1e-9,
+        extra_bytes_per_token=float(e.get("extra_bytes_per_token", 0.0)),
         from_profile=False,
     )
     return cal, use
@@ -234,14 +259,21 @@ def attention_layer_parts(
     padding = math.ceil(rows_per_kv_head / cal.head_tile) * cal.head_tile / rows_per_kv_head
     kv_read_s = kv_bytes / (bw * cal.hbm_efficiency)
     core_math_s = core_flops * padding / (f_attn * cal.compute_efficiency)
-    core_s = soft_max(kv_read_s, core_math_s, cal.overlap_exponent)
+    core_s = soft_max(
+        soft_max(kv_read_s, core_math_s, cal.overlap_exponent),
+        attended * cal.scan_s_per_token,
+        cal.overlap_exponent,
+    )
 
     # Projections (q/kv/o; MLA down/up with the absorbed W_UK/W_UV, whose weights are kv_b's; MFA
     # low-rank q): GEMMs over batch · query_positions rows that read every weight once.
     params = float(a.params_per_gpu(model.hidden_size, tp))
     proj_bytes = np.broadcast_to(params * precision.weight_bytes, b.shape)
     proj_flops = 2.0 * b * tp * q * params  # the group's rows through this GPU's share of the weights
-    projection_s = np.maximum(proj_bytes / bw, proj_flops / f_gemm) / cal.projection_efficiency
+    e_pc = cal.projection_compute_efficiency or cal.projection_efficiency
+    projection_s = soft_max(
+        proj_bytes / (bw * cal.projection_efficiency), proj_flops / (f_gemm * e_pc), cal.projection_overlap
+    )
 
     overhead = np.broadcast_to(cal.overhead_s, b.shape)
     if tp > 1:
@@ -256,7 +288,9 @@ def attention_layer_parts(
     if cal.small_ops:
         from afdscope.ops.small_ops import small_ops_time_s
 
-        small = small_ops_time_s(model, hw, b * tp * q, precision, side="attention")
+        # The group's rows pass the latent/hidden-size ops on every GPU; the per-head ones split by tp.
+        small = small_ops_time_s(model, hw, b * tp * q, precision, side="attention", tp=tp)
+    small = small + b * tp * q * cal.extra_bytes_per_token / bw
     return AttentionParts(
         kv_bytes=kv_bytes,
         core_flops=core_flops,

@@ -54,9 +54,12 @@ def small_op_values(hw: Hardware, calibration: SmallOpsCalibration) -> tuple[flo
     return e, t, use
 
 
-def small_op_list(model: MoEModel, precision: Precision) -> list[tuple[str, str, float, float]]:
-    """(name, side, bytes per token, bytes per launch independent of tokens) for one MoE layer."""
+def small_op_list(model: MoEModel, precision: Precision, tp: int = 1) -> list[tuple[str, str, float, float]]:
+    """(name, side, bytes per token, bytes per launch independent of tokens) for one MoE layer on one GPU
+    of an attention-TP group of `tp`: the per-head ops (query RoPE, o_proj input) touch only this GPU's
+    1/tp of the query heads (and its share of the K/V heads); the latent and hidden-size ops every token."""
     h, a = model.hidden_size, model.attention
+    q_heads, kv_heads = a.num_q_heads / tp, a.num_kv_heads * a.kv_share(tp)
     act = min(DTYPE_BYTES.get(precision.gemm_dtype, 1.0), BF16)  # quantised activations
     ops = [
         # fused residual add + RMSNorm: read x and residual, write residual and the normed output
@@ -66,11 +69,11 @@ def small_op_list(model: MoEModel, precision: Precision) -> list[tuple[str, str,
     if a.kind == "mla":
         lora = (a.q_lora_rank or 0) + a.kv_lora_rank
         ops.append(("rmsnorm_lora", "attention", 2 * lora * BF16, 0.0))
-        rope = a.num_q_heads * a.qk_rope_head_dim + a.qk_rope_head_dim
-        out = a.num_q_heads * a.v_head_dim
+        rope = q_heads * a.qk_rope_head_dim + a.qk_rope_head_dim
+        out = q_heads * a.v_head_dim
     else:
-        rope = (a.num_q_heads + a.num_kv_heads) * a.head_dim
-        out = a.num_q_heads * a.head_dim
+        rope = (q_heads + kv_heads) * a.head_dim
+        out = q_heads * a.head_dim
     ops += [
         ("rope", "attention", 2 * rope * BF16, 0.0),
         ("kv_append", "attention", a.kv_bytes_per_token_layer(precision.kv_bytes), 0.0),
@@ -90,18 +93,20 @@ def small_ops_parts(
     tokens,
     precision: Precision,
     calibration: SmallOpsCalibration = DEFAULT_SMALL_OPS,
+    tp: int = 1,
 ) -> dict[str, tuple[str, np.ndarray]]:
-    """{op name: (side, seconds)} for one layer over `tokens` rows on one GPU."""
+    """{op name: (side, seconds)} for one layer over `tokens` rows on one GPU (of an attention-TP group
+    of `tp`: see `small_op_list`)."""
     t = np.asarray(tokens, dtype=float)
     if not (np.all(np.isfinite(t)) and np.all(t >= 0)):
         raise AfdscopeError("tokens must be finite and >= 0")
     if not calibration.enabled:
-        return {name: (side, np.zeros_like(t)) for name, side, _, _ in small_op_list(model, precision)}
+        return {name: (side, np.zeros_like(t)) for name, side, _, _ in small_op_list(model, precision, tp)}
     e, t_min, _ = small_op_values(hw, calibration)
     bw = hw.hbm_bandwidth * e
     return {
         name: (side, np.maximum((t * per_token + fixed) / bw, t_min))
-        for name, side, per_token, fixed in small_op_list(model, precision)
+        for name, side, per_token, fixed in small_op_list(model, precision, tp)
     }
 
 
@@ -112,12 +117,13 @@ def small_ops_time_s(
     precision: Precision,
     calibration: SmallOpsCalibration = DEFAULT_SMALL_OPS,
     side: str = "all",
+    tp: int = 1,
 ) -> np.ndarray:
     """Seconds of one layer's small kernels over `tokens` rows (side "attention", "ffn" or "all").
     The SiLU·mul between the routed expert GEMMs is `activation_time_s` (it scales with assignments)."""
     if side not in ("all", "attention", "ffn"):
         raise AfdscopeError(f"side = {side!r}: use 'all', 'attention' or 'ffn'")
-    parts = small_ops_parts(model, hw, tokens, precision, calibration)
+    parts = small_ops_parts(model, hw, tokens, precision, calibration, tp)
     total = np.zeros_like(np.asarray(tokens, dtype=float))
     for s, t in parts.values():
         if side in ("all", s):

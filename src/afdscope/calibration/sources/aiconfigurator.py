@@ -11,7 +11,7 @@ Reads ``aiconfigurator_core/systems/data/<system>/<op>/<backend>/<version>/*.par
 ``systems/silicon_sample.csv`` from the installed wheel, keeps decode-relevant rows and the shapes of the
 catalog models (src/afdscope/catalog/models/*.json), and writes
 
-* src/afdscope/calibration/measured/<system>/{moe,moe_fused,mla_decode,gemm,deepep_ll,deepep_normal,
+* src/afdscope/calibration/measured/<system>/{moe,moe_fused,mla_decode,mla_core,gemm,deepep_ll,deepep_normal,
   allreduce}.csv
 * src/afdscope/validation/data/aiconfigurator_silicon_sample.csv
 
@@ -311,6 +311,55 @@ def mla_decode(root, sysdir, version, heads):
     return out, sources, units
 
 
+MLA_CORE_BATCHES = (1, 16, 64, 256)
+
+
+def mla_core(root, sysdir, version, heads):
+    """The attention kernel alone (no projections), BF16 and FP8 KV: TRT-LLM's and SGLang's (FA3 on Hopper)
+    generation_mla tables, for the catalog's DeepSeek head counts and a few batch sizes."""
+    frames, sources = [], []
+    for fw in ("trtllm", "sglang"):
+        p = newest(glob.glob(os.path.join(sysdir, f"mla/{fw}/*/generation_mla_perf.parquet")))
+        if not p:
+            continue
+        df = pd.read_parquet(p)
+        df = df[df.num_heads.isin(sorted({h // t for h in heads for t in (1, 2, 8)} & {16, 64, 128}))]
+        df = df[df.batch_size.isin(MLA_CORE_BATCHES)]
+        df = df.groupby(
+            ["version", "kernel_source", "kv_cache_dtype", "num_heads", "batch_size", "step"], as_index=False
+        )["latency"].mean()
+        frames.append(
+            pd.DataFrame(
+                {
+                    "framework": fw,
+                    "framework_version": df["version"],
+                    "kernel_source": df["kernel_source"],
+                    "kv_cache_dtype": df["kv_cache_dtype"],
+                    "num_heads": df["num_heads"],
+                    "batch_size": df["batch_size"],
+                    "kv_len": df["step"],
+                    "latency_us": df["latency"] * MS_TO_US,
+                }
+            )
+        )
+        sources.append(rel(p, root))
+    if not frames:
+        return None
+    out = pd.concat(frames).sort_values(["framework", "kv_cache_dtype", "num_heads", "batch_size", "kv_len"])
+    units = {
+        "framework": "trtllm or sglang (table generation_mla_perf: the decode attention kernel only, BF16 MMAs "
+        "per mla_dtype; no projections)",
+        "framework_version": "framework version",
+        "kernel_source": "attention kernel (sglang: flash_attention = FA3 on Hopper; trtllm: default)",
+        "kv_cache_dtype": "KV cache format (bfloat16 or fp8)",
+        "num_heads": "query heads on this GPU (DeepSeek-V3 MLA: d_k 576, d_v 512, one latent KV head)",
+        "batch_size": "decode requests (one query token each)",
+        "kv_len": "KV-cache length per request, tokens (the table's step column)",
+        "latency_us": "measured kernel time for one layer, microseconds (table ms x 1000; mean of repeated rows)",
+    }
+    return out, sources, units
+
+
 def gemm(root, sysdir, version, wanted):
     p = newest(glob.glob(os.path.join(sysdir, "gemm/sglang/*/gemm_perf.parquet")))
     if not p:
@@ -580,6 +629,10 @@ def main() -> None:
             "mla_decode": (
                 mla_decode(root, sysdir, version, mla_heads),
                 "MLA attention module, decode (DeepSeek-V3 shape)",
+            ),
+            "mla_core": (
+                mla_core(root, sysdir, version, mla_heads),
+                "MLA decode attention kernel alone (DeepSeek-V3 shape), BF16 and FP8 KV",
             ),
             "gemm": (
                 gemm(root, sysdir, version, gemm_shapes),

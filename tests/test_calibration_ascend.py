@@ -78,3 +78,13 @@ def test_operator_reaches_amlas_rate_at_a_cube_bound_shape():
     assert flops / float(p.core_math_s) == pytest.approx(614e12, rel=1e-3)
     assert p.profile.status == "measured"
     assert math.isfinite(float(p.kv_read_s))
+
+
+def test_shipped_ub_all_to_all_is_the_fit_of_its_rows():
+    from afdscope.calibration.fit import fit_ascend_comm
+
+    values, stats, _ = fit_ascend_comm()
+    shipped = load_profile("ascend")["comm"]["ll_nvlink"]
+    assert shipped["alpha_us"] == pytest.approx(values["alpha_us"], rel=1e-3)
+    assert shipped["e_bw"] == pytest.approx(values["e_bw"], rel=1e-3)
+    assert stats["train"]["median_abs_error"] < 0.10

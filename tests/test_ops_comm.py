@@ -174,7 +174,7 @@ def test_ascend_transfers_of_the_afd_table():
     """calibration/afd_transfer.csv on CloudMatrix384 (per NPU = 2 dies): CloudMatrix-Infer EP256 with
     128 tokens per die, and xDeepServe's A2E/E2A with 480 attention + 288 expert dies, 96 tokens per
     attention die. The colocated EP288 row is an average with heavy stragglers (max 1231 µs) and is not
-    used. Ascend's UB sustained fraction (0.44) is the one calibrated value here."""
+    used. ascend/comm.ll_nvlink (α 105 µs, the UB peak) is fitted on these four rows (in-sample)."""
     r1 = load_model("deepseek-r1")
     ascend = load_hardware("ascend-910c")
     rows = {(r["system"], r["pattern"]): float(r["latency_us"]) for r in read_table("afd_transfer.csv")}
@@ -187,7 +187,9 @@ def test_ascend_transfers_of_the_afd_table():
         (float(afd.combine_s), rows[("xDeepServe", "E2A (experts->attention)")]),
     ]
     errors = [abs(p * 1e6 / m - 1) for p, m in pairs]
-    assert np.median(errors) < 0.26 and max(errors) < 0.29
+    assert np.median(errors) < 0.09 and max(errors) < 0.21
+    # Latency-dominated: the combine moves twice the dispatch's bytes in about the same time (149 vs 152 µs).
+    assert pairs[1][0] / pairs[0][0] < 1.3
 
 
 def test_expert_tp_gathers_each_token_once_per_shard_group():

@@ -515,7 +515,12 @@ def _error_table() -> tuple[ErrorRow, ...]:
     for kernel in ("masked", "masked_swapab"):
         table += _table_rows(deepgemm_h20_rows(kernel), "grouped", transfer=True)
     return tuple(
-        table + mla_error_rows() + mla_core_error_rows() + attention_layer_error_rows() + deepep_error_rows()
+        table
+        + mla_error_rows()
+        + mla_core_error_rows()
+        + attention_layer_error_rows()
+        + deepep_error_rows()
+        + [ascend_comm_error_row()]
     )
 
 
@@ -929,6 +934,62 @@ def ascend_kernel_rows() -> list[dict[str, str]]:
     return rows
 
 
+# afd_transfer.csv rows that time one scale-up all-to-all kernel on CloudMatrix384 (per NPU = 2 dies), with
+# the call that reproduces them: CloudMatrix-Infer's EP256 dispatch/combine at 128 tokens per die,
+# xDeepServe's AFD A2E/E2A with 480 attention + 288 expert dies at 96 tokens per attention die. xDeepServe's
+# colocated EP288 rows (averages over heavy stragglers; the validation case xds-colocated-ep288) are not used.
+ASCEND_COMM_ROWS = {
+    ("CloudMatrix-Infer", "EP dispatch"): ("ep", "dispatch"),
+    ("CloudMatrix-Infer", "EP combine"): ("ep", "combine"),
+    ("xDeepServe", "A2E (attention->experts)"): ("afd", "dispatch"),
+    ("xDeepServe", "E2A (experts->attention)"): ("afd", "combine"),
+}
+
+
+def ascend_comm_terms() -> tuple[np.ndarray, np.ndarray]:
+    """(seconds each row's bytes take at the peak UB bandwidth, measured seconds) for ASCEND_COMM_ROWS."""
+    from afdscope.calibration import read_table
+    from afdscope.catalog.model_catalog import load_model
+    from afdscope.ops.comm import DEFAULT_COMM, afd_comm, ep_comm
+
+    r1, hw = load_model("deepseek-r1"), _hw(ASCEND_HARDWARE)
+    peak = hw.model_copy(update={"sustained": hw.sustained.model_copy(update={"scale_up": 1.0})})
+    bare = replace(DEFAULT_COMM, latency_nvlink_s=0.0, latency_rdma_s=0.0, nvlink_from_profile=False)
+    calls = {"ep": ep_comm(r1, peak, 256, 128, bare), "afd": afd_comm(r1, peak, peak, 192, 240, 144, bare)}
+    table = read_table("afd_transfer.csv")
+    measured = {(r["system"], r["pattern"]): float(r["latency_us"]) * 1e-6 for r in table}
+    tau = [float(getattr(calls[c], f"{d}_s")) for c, d in ASCEND_COMM_ROWS.values()]
+    return np.array(tau), np.array([measured[key] for key in ASCEND_COMM_ROWS])
+
+
+def fit_ascend_comm() -> tuple[dict, dict, list]:
+    """α and e_bw of CloudMatrix384's scale-up (UB) all-to-all, t = α + bytes / (UB peak · e_bw), least
+    squares on log(predicted / measured) over the four kernel-level rows (e_bw capped at 1). Too few rows to
+    hold any out: the error is in-sample."""
+    tau, meas = ascend_comm_terms()
+
+    def predict(x):
+        return math.exp(x[0]) + tau / min(math.exp(x[1]), 1.0)
+
+    start = np.log([50e-6, 0.5])
+    x = _levenberg_marquardt(lambda x: np.log(predict(x) / meas), start, 200, h=1e-7, ridge=1e-12, tol=1e-10)
+    values = {"alpha_us": round(math.exp(x[0]) * 1e6, 3), "e_bw": round(min(math.exp(x[1]), 1.0), 4)}
+    err = (values["alpha_us"] * 1e-6 + tau / values["e_bw"]) / meas - 1
+    stats = {"fitted": ["alpha_us", "e_bw"], "train": _summary(err), "held_out": {"n": 0}}
+    return values, stats, [ASCEND_HARDWARE]
+
+
+def ascend_comm_error_row() -> ErrorRow:
+    """The shipped ascend/comm.ll_nvlink against its four rows (in-sample)."""
+    from afdscope.calibration.profiles import comm_entry
+
+    tau, meas = ascend_comm_terms()
+    entry, use = comm_entry("ascend", "ll_nvlink", ASCEND_HARDWARE)
+    err = np.abs((entry["alpha_us"] * 1e-6 + tau / entry["e_bw"]) / meas - 1)
+    source = "afd_transfer.csv: CloudMatrix-Infer EP, xDeepServe A2E/E2A (in-sample)"
+    return _error_row("ub_all_to_all", ASCEND_HARDWARE, source, err, use.profile, use.status)
+
+
 def fit_ascend(write: bool = False) -> dict:
     """The ascend profile entries that public kernel figures determine, {(kernel, fmt): (values, stats,
     measured_on)}; with `write`, rewrite them into calibration/profiles/ascend.yaml.
@@ -953,9 +1014,19 @@ def fit_ascend(write: bool = False) -> dict:
         "train": {"n": 1, "median_abs_error": 0.0, "max_abs_error": 0.0},
         "held_out": {"n": 0},
     }
-    results = {("attention", "bf16"): (values, stats, [ASCEND_HARDWARE])}
+    results = {
+        ("attention", "bf16"): (values, stats, [ASCEND_HARDWARE]),
+        ("comm", "ll_nvlink"): fit_ascend_comm(),
+    }
     if write:
         data = load_profile("ascend")
+        comm, comm_stats, comm_on = results[("comm", "ll_nvlink")]
+        old_comm = (data.get("comm") or {}).get("ll_nvlink", {})
+        data.setdefault("comm", {})["ll_nvlink"] = comm | {
+            "measured_on": comm_on,
+            "source": old_comm.get("source", ""),
+            "fit": comm_stats,
+        }
         old = (data.get("attention") or {}).get("bf16", {})
         data.setdefault("attention", {})["bf16"] = values | {
             "measured_on": [ASCEND_HARDWARE],

@@ -175,6 +175,21 @@ def _collective_s(latency_s, pairs) -> np.ndarray:
     return latency_s + functools.reduce(np.maximum, [np.divide(b, bw) for b, bw in pairs])
 
 
+def scale_up_kernel(hw: Hardware, calibration: CommCalibration, alpha, bandwidth):
+    """(α, bandwidth) of an all-to-all that never leaves scale-up: the family's own fitted low-latency kernel
+    (calibration/profiles/<family>.yaml `comm.ll_nvlink`; NVLink, or UB on Ascend) when the calibration
+    takes it from the profile and the family has one, else the given values."""
+    if not calibration.nvlink_from_profile:
+        return alpha, bandwidth
+    from afdscope.calibration.profiles import comm_entry, family_of
+
+    family = family_of(hw)
+    entry, use = comm_entry(family, "ll_nvlink", hw.name)
+    if not use.profile.startswith(f"{family}/"):  # inherited across fabrics: not this hardware's kernel
+        return alpha, bandwidth
+    return entry["alpha_us"] * 1e-6, hw.scale_up_bandwidth * entry["e_bw"]
+
+
 def ep_comm(
     model: MoEModel,
     hw: Hardware,
@@ -207,14 +222,9 @@ def ep_comm(
     up_bw, out_bw = hw.effective_scale_up_bandwidth, hw.effective_scale_out_bandwidth
 
     alpha = calibration.latency_s(inter > 0)
-    if calibration.nvlink_from_profile and inter <= 0:
-        # All-NVLink group: the family's fitted low-latency kernel (its own α, the bandwidth it reaches).
-        from afdscope.calibration.profiles import comm_entry, family_of
-
-        family = family_of(hw)
-        entry, use = comm_entry(family, "ll_nvlink", hw.name)
-        if use.profile.startswith(f"{family}/"):  # a family's own fit (not one inherited across fabrics)
-            alpha, up_bw = entry["alpha_us"] * 1e-6, hw.scale_up_bandwidth * entry["e_bw"]
+    if inter <= 0:
+        # All-scale-up group: the family's fitted low-latency kernel (its own α, the bandwidth it reaches).
+        alpha, up_bw = scale_up_kernel(hw, calibration, alpha, up_bw)
 
     def times(per_assignment_bytes):
         return _collective_s(
@@ -291,8 +301,11 @@ def afd_comm(
         (ffn_nic_copies, ffn_hw.effective_scale_out_bandwidth),
         (nvlink_assignments, ffn_hw.effective_scale_up_bandwidth),
     ]
-    # Superpod: every assignment rides scale-up from the attention GPU to its expert's GPU.
-    up = attention_hw.effective_scale_up_bandwidth
+    # Superpod: every assignment rides scale-up from the attention GPU to its expert's GPU, in the
+    # family's scale-up all-to-all kernel.
+    pod_alpha, up = scale_up_kernel(
+        attention_hw, calibration, calibration.latency_nvlink_s, attention_hw.effective_scale_up_bandwidth
+    )
     pod_links = [(b * k * expert_tp, up), (assignments_per_ffn_gpu, up)]
     pod = same_scale_up_domain(attention_hw, ffn_hw, attention_gpus, ffn_gpus)
 
@@ -300,9 +313,7 @@ def afd_comm(
         standard = _collective_s(calibration.latency_rdma_s, [(n * per, bw) for n, bw in links])
         if not pod.any():
             return standard
-        return np.where(
-            pod, _collective_s(calibration.latency_nvlink_s, [(n * per, bw) for n, bw in pod_links]), standard
-        )
+        return np.where(pod, _collective_s(pod_alpha, [(n * per, bw) for n, bw in pod_links]), standard)
 
     d = calibration.dispatch_bytes(model.hidden_size, precision)
     return CommTimes(

@@ -452,7 +452,8 @@ class ErrorRow:
     median_abs_error: float
     max_abs_error: float
     profile: str
-    status: str  # measured (held-out shapes of the GPU's own table) or inherited (transfer, all rows)
+    status: str  # measured (held-out shapes of the GPU's own table), inherited (transfer, all rows), check
+    # (every row of a table the entry was not fitted on), preset
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)

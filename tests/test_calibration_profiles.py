@@ -292,3 +292,15 @@ def test_the_fit_uses_the_operators_equation():
     prec = Precision(weights="fp8", kv="fp8", attention="fp8")
     op = attention_layer_parts(load_model("deepseek-v3"), load_hardware("h200"), batch, kv, prec).total_s
     assert _attention_predict(mla_terms(rows), entry) == pytest.approx(op, rel=1e-9)
+
+
+def test_blackwell_bf16_core_is_the_fit_of_the_kernel_tables():
+    # The core values of blackwell/attention.bf16 are what fit_attention_core gets from mla_core.csv now.
+    from afdscope.calibration.fit import CORE_FITTED, fit_attention_core
+
+    values, stats, measured_on = fit_attention_core("blackwell", "bf16")
+    shipped = load_profile("blackwell")["attention"]["bf16"]
+    for key in CORE_FITTED:
+        assert shipped[key] == pytest.approx(values[key], rel=2e-3), key
+    assert shipped["core_measured_on"] == measured_on
+    assert stats["held_out"]["median_abs_error"] <= 0.10

@@ -600,13 +600,19 @@ def mla_terms(rows: Rows, head_tile: int = 64) -> dict[str, np.ndarray]:
     return out
 
 
+def _core_s(kv_s, mma_s, attended_tokens, v: dict) -> np.ndarray:
+    """ops.attention's core from unit-efficiency terms and the profile entry `v` (soft maxima p = 2)."""
+    from afdscope.ops.experts import soft_max
+
+    core = soft_max(kv_s / v["hbm_efficiency"], mma_s / v["compute_efficiency"], 2.0)
+    return soft_max(core, attended_tokens * v.get("scan_ns_per_token", 0.0) * 1e-9, 2.0)
+
+
 def _attention_predict(t: dict[str, np.ndarray], v: dict) -> np.ndarray:
     """ops.attention's equation on `mla_terms` with the profile entry `v` (overlaps p = 2, q as the entry)."""
     from afdscope.ops.experts import soft_max
 
-    p = 2.0
-    core = soft_max(t["kv"] / v["hbm_efficiency"], t["mma"] / v["compute_efficiency"], p)
-    core = soft_max(core, t["scan"] * v.get("scan_ns_per_token", 0.0) * 1e-9, p)
+    core = _core_s(t["kv"], t["mma"], t["scan"], v)
     e_pc = v.get("projection_compute_efficiency") or v["projection_efficiency"]
     q = float(v.get("projection_overlap", math.inf))
     proj = soft_max(t["proj_bytes"] / v["projection_efficiency"], t["proj_flops"] / e_pc, q)
@@ -641,7 +647,7 @@ FP8_ATTENTION_FITTED = (
     "overhead_us",
     "extra_bytes_per_token",
 )
-_FP8_EFFICIENCIES = FP8_ATTENTION_FITTED[:4]
+_FP8_EFFICIENCIES = FP8_ATTENTION_FITTED[:4]  # capped at 1 (the fractions of a peak)
 
 
 # The FP8 entries are fitted on TRT-LLM's MLA decode-module tables: its attention kernel reads FP8 KV natively
@@ -708,8 +714,8 @@ CORE_FITTED = ("hbm_efficiency", "compute_efficiency", "scan_ns_per_token")
 
 def mla_core_rows(system: str, kv: str, framework: str = "trtllm") -> dict[str, np.ndarray] | None:
     """The attention kernel's KV-dependent part per row: measured(KV) − measured(KV = 1) for the same heads
-    and batch, with the operator's unit-efficiency core terms at both lengths (DeepSeek-V3, TP = 128 / heads),
-    rows with batch x KV >= CORE_MIN_TOKENS."""
+    and batch, with the operator's unit-efficiency core terms at both lengths (suffix 1 and 0; DeepSeek-V3,
+    TP = 128 / heads), rows with batch x KV >= CORE_MIN_TOKENS."""
     from afdscope.catalog.model_catalog import load_model
     from afdscope.ops.attention import DEFAULT_ATTENTION, attention_layer_parts, mean_attended_tokens
     from afdscope.specs.scenario import Precision
@@ -719,45 +725,42 @@ def mla_core_rows(system: str, kv: str, framework: str = "trtllm") -> dict[str, 
     if not rows:
         return None
     base = {(r["num_heads"], r["batch_size"]): float(r["latency_us"]) for r in rows if r["kv_len"] == "1"}
+    keep = [
+        r
+        for r in rows
+        if (r["num_heads"], r["batch_size"]) in base
+        and int(r["kv_len"]) >= 2
+        and int(r["batch_size"]) * int(r["kv_len"]) >= CORE_MIN_TOKENS
+    ]
+    heads, batch, length = (
+        np.array([float(r[c]) for r in keep]) for c in ("num_heads", "batch_size", "kv_len")
+    )
+    base_s = np.array([base[(r["num_heads"], r["batch_size"])] for r in keep])
     v3, hw = load_model("deepseek-v3"), _hw(SYSTEMS[system])
     prec = Precision(weights="fp8", kv=kv, attention=kv)
     unit = replace(DEFAULT_ATTENTION, hbm_efficiency=1.0, compute_efficiency=1.0, from_profile=False)
-    out: dict[str, list] = {
-        k: [] for k in ("kv0", "kv1", "mma0", "mma1", "scan0", "scan1", "heads", "measured")
-    }
-    for r in rows:
-        h, b, length = int(r["num_heads"]), int(r["batch_size"]), int(r["kv_len"])
-        key = (r["num_heads"], r["batch_size"])
-        if length < 2 or b * length < CORE_MIN_TOKENS or key not in base:
-            continue
-        tp = 128 // h
-        p = attention_layer_parts(v3, hw, b / tp, np.array([1.0, length]), prec, tp=tp, calibration=unit)
-        scan = mean_attended_tokens(v3, np.array([1.0, length])) * 1e-9
-        for name, pair in (("kv", p.kv_read_s), ("mma", p.core_math_s), ("scan", scan)):
-            out[name + "0"].append(float(pair[0]))
-            out[name + "1"].append(float(pair[1]))
-        out["heads"].append(h)
-        out["measured"].append((float(r["latency_us"]) - base[key]) * 1e-6)
-    return {k: np.array(v) for k, v in out.items()}
+    out = {k: np.zeros(len(keep)) for k in ("kv0", "kv1", "mma0", "mma1", "scan0", "scan1")}
+    for h in sorted(set(heads)):
+        sel, tp = heads == h, int(128 // h)
+        for suffix, ctx in (("0", np.ones(int(sel.sum()))), ("1", length[sel])):
+            p = attention_layer_parts(v3, hw, batch[sel] / tp, ctx, prec, tp=tp, calibration=unit)
+            out["kv" + suffix][sel], out["mma" + suffix][sel] = p.kv_read_s, p.core_math_s
+            out["scan" + suffix][sel] = mean_attended_tokens(v3, ctx)
+    measured = (np.array([float(r["latency_us"]) for r in keep]) - base_s) * 1e-6
+    return out | {"heads": heads, "measured": measured}
 
 
 def predict_core_delta(t: dict[str, np.ndarray], v: dict) -> np.ndarray:
-    """ops.attention's core (soft maxima p = 2) at the row's KV length minus at KV = 1, with entry `v`."""
-    from afdscope.ops.experts import soft_max
-
-    def core(i: str):
-        c = soft_max(t["kv" + i] / v["hbm_efficiency"], t["mma" + i] / v["compute_efficiency"], 2.0)
-        return soft_max(c, t["scan" + i] * v.get("scan_ns_per_token", 0.0), 2.0)
-
-    return core("1") - core("0")
+    """ops.attention's core at the row's KV length minus at KV = 1, with entry `v`."""
+    return _core_s(t["kv1"], t["mma1"], t["scan1"], v) - _core_s(t["kv0"], t["mma0"], t["scan0"], v)
 
 
 def fit_attention_core(family: str, kv: str) -> tuple[dict, dict, list]:
     """The core terms (KV efficiency, MMA efficiency, per-request scan floor) on the family's TRT-LLM kernel
     tables' KV-dependent parts; the middle head count (64) held out. Efficiencies capped at 1."""
-    systems = [s for s in FAMILY_SYSTEMS[family] if mla_core_rows(s, kv) is not None]
-    parts = [mla_core_rows(s, kv) for s in systems]
-    t = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    tables = {s: mla_core_rows(s, kv) for s in FAMILY_SYSTEMS[family]}
+    systems = [s for s, rows in tables.items() if rows is not None]
+    t = {k: np.concatenate([tables[s][k] for s in systems]) for k in tables[systems[0]]}
     held = t["heads"] == 64
 
     def values(x):

@@ -33,7 +33,6 @@ afdscope is optimistic, the sign convention of the public set).
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 from typing import Literal, NamedTuple
 
@@ -308,24 +307,12 @@ def skip_rows(summary: dict) -> list[dict]:
 def plot_silicon(rows: list[dict], path: str | Path) -> Path:
     """Predicted vs measured tokens/s per user, log-log, y = x and the ±25 % band, one colour per GPU
     family and one marker per model (matplotlib, Agg; written atomically)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from afdscope.files import atomic_write
-    from afdscope.validation.summary import WITHIN
+    from afdscope.validation.plot import COLOURS, parity_axes, save_parity
 
     scored = [r for r in rows if r["predicted_tokens_per_s_per_user"] is not None]
     meas = np.array([r["measured_tokens_per_s_per_user"] for r in scored], dtype=float)
     pred = np.array([r["predicted_tokens_per_s_per_user"] for r in scored], dtype=float)
-    fig, ax = plt.subplots(figsize=(7.5, 6.5))
-    lo = 0.6 * float(min(meas.min(), pred.min())) if scored else 1.0
-    hi = 1.6 * float(max(meas.max(), pred.max())) if scored else 1000.0
-    x = np.geomspace(lo, hi, 50)
-    ax.fill_between(x, x * (1 - WITHIN), x * (1 + WITHIN), color="#eeeeee", label="±25 %")
-    ax.plot(x, x, "k-", lw=1, label="predicted = measured")
-    colours = {"hopper": "#1f4e79", "blackwell": "#27ae60"}
+    plt, fig, ax = parity_axes(meas, pred, "measured", (1.0, 1000.0))
     markers = "osD^v<>"
     models = sorted({r["model"] for r in scored})
     for family in sorted({r["family"] for r in scored}):
@@ -336,25 +323,21 @@ def plot_silicon(rows: list[dict], path: str | Path) -> Path:
                     meas[idx],
                     pred[idx],
                     marker=markers[i % len(markers)],
-                    color=colours.get(family, "#7d3c98"),
+                    color=COLOURS.get(family, "#7d3c98"),
                     s=16,
                     alpha=0.8,
                     label=f"{family} {m.split('/')[-1]}",
                     zorder=3,
                 )
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlim(lo, hi)
-    ax.set_ylim(lo, hi)
-    ax.set_xlabel("measured output tokens/s per user (1 / TPOT)")
-    ax.set_ylabel("afdscope predicted tokens/s per user")
-    ax.set_title("afdscope validate --set silicon: aiconfigurator silicon sample")
-    ax.legend(fontsize=7, loc="upper left")
-    ax.grid(True, which="both", alpha=0.3)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=130, bbox_inches="tight")
-    plt.close(fig)
-    return atomic_write(path, buf.getvalue())
+    return save_parity(
+        plt,
+        fig,
+        ax,
+        "measured output tokens/s per user (1 / TPOT)",
+        "afdscope predicted tokens/s per user",
+        "afdscope validate --set silicon: aiconfigurator silicon sample",
+        path,
+    )
 
 
 def markdown() -> str:

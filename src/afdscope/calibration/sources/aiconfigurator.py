@@ -245,26 +245,27 @@ def moe_fused(root, sysdir, version, moe_shapes):
     return out, [rel(p, root)], units
 
 
+def mla_frame(df, framework: str, kv_len: str, gemm: bool = True):
+    """One MLA table's rows in the committed columns (`kv_len` names the table's KV-length column)."""
+    cols = {"framework": framework, "framework_version": df["version"], "kernel_source": df["kernel_source"]}
+    if gemm:
+        cols["gemm_dtype"] = df["gemm_type"]
+    cols |= {
+        "kv_cache_dtype": df["kv_cache_dtype"],
+        "num_heads": df["num_heads"],
+        "batch_size": df["batch_size"],
+        "kv_len": df[kv_len],
+        "latency_us": df["latency"] * MS_TO_US,
+    }
+    return pd.DataFrame(cols)
+
+
 def mla_decode(root, sysdir, version, heads):
     frames, sources = [], []
     p = newest(glob.glob(os.path.join(sysdir, "mla/sglang/*/wideep_generation_mla_perf.parquet")))
     if p:
         df = pd.read_parquet(p)
-        frames.append(
-            pd.DataFrame(
-                {
-                    "framework": "sglang",
-                    "framework_version": df["version"],
-                    "kernel_source": df["kernel_source"],
-                    "gemm_dtype": df["gemm_type"],
-                    "kv_cache_dtype": df["kv_cache_dtype"],
-                    "num_heads": df["num_heads"],
-                    "batch_size": df["batch_size"],
-                    "kv_len": df["isl"],
-                    "latency_us": df["latency"] * MS_TO_US,
-                }
-            )
-        )
+        frames.append(mla_frame(df, "sglang", "isl"))
         sources.append(rel(p, root))
     p = newest(glob.glob(os.path.join(sysdir, "mla/trtllm/*/mla_generation_module_perf.parquet")))
     if p:
@@ -272,21 +273,7 @@ def mla_decode(root, sysdir, version, heads):
         df = df[df.num_heads.isin(sorted({h // t for h in heads for t in (1, 2, 4, 8, 16)}))]
         df = df[(df.step <= 16384) & (df.kv_cache_dtype == "fp8") & (df.num_heads >= 16)]
         df = df[df.gemm_type == "fp8_block"]
-        frames.append(
-            pd.DataFrame(
-                {
-                    "framework": "trtllm",
-                    "framework_version": df["version"],
-                    "kernel_source": df["kernel_source"],
-                    "gemm_dtype": df["gemm_type"],
-                    "kv_cache_dtype": df["kv_cache_dtype"],
-                    "num_heads": df["num_heads"],
-                    "batch_size": df["batch_size"],
-                    "kv_len": df["step"],
-                    "latency_us": df["latency"] * MS_TO_US,
-                }
-            )
-        )
+        frames.append(mla_frame(df, "trtllm", "step"))
         sources.append(rel(p, root))
     if not frames:
         return None
@@ -328,20 +315,7 @@ def mla_core(root, sysdir, version, heads):
         df = df.groupby(
             ["version", "kernel_source", "kv_cache_dtype", "num_heads", "batch_size", "step"], as_index=False
         )["latency"].mean()
-        frames.append(
-            pd.DataFrame(
-                {
-                    "framework": fw,
-                    "framework_version": df["version"],
-                    "kernel_source": df["kernel_source"],
-                    "kv_cache_dtype": df["kv_cache_dtype"],
-                    "num_heads": df["num_heads"],
-                    "batch_size": df["batch_size"],
-                    "kv_len": df["step"],
-                    "latency_us": df["latency"] * MS_TO_US,
-                }
-            )
-        )
+        frames.append(mla_frame(df, fw, "step", gemm=False))
         sources.append(rel(p, root))
     if not frames:
         return None

@@ -81,8 +81,9 @@ def test_ep_two_batch_overlap_by_hand():
     d, k = float(ev.dispatch_s), float(ev.combine_s)
     assert a1 + a2 == pytest.approx(float(ev.attention_s)) and sh + ex == pytest.approx(float(ev.ffn_s))
     # The stream runs both micro-batches' compute and the comm kernels' share (0.42 d + 0.17 k); the
-    # combine hides behind the other micro-batch's core attention and dispatch kernel, the dispatch
-    # behind its own shared expert and the other's first attention half; a short window stalls.
+    # combine hides behind the other micro-batch's second attention half (core, W_UV, o_proj) and its
+    # dispatch kernel, the dispatch behind its own shared expert and the other's first attention half;
+    # a short window stalls.
     stall = max(0.0, k - a2 - 0.42 * d, d - a1 - sh)
     assert float(ev.layer_s) == pytest.approx(2 * (a1 + a2 + sh + ex + 0.42 * d + 0.17 * k + stall))
     nbo = evaluate_ep(V3, _ep(H800, 144, overlap="nbo"), CTX, 128)

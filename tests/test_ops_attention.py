@@ -256,6 +256,24 @@ def test_zero_batch_costs_only_the_weight_read():
     assert float(p.total_s) == pytest.approx(expected)
 
 
+def test_work_after_the_core_is_w_uv_and_o_proj_share_of_the_projections():
+    # EP's 2BO hides a combine behind the other micro-batch's second attention half: the core, then
+    # W_UV (512·128·128) and o_proj (128·128·7168), their parameter share of the projection time, and
+    # the o_proj input quantisation (at its 2 µs floor at one request).
+    m, hw = load_model("deepseek-v3"), load_hardware("h800")
+    share = (512 * 128 * 128 + 128 * 128 * 7168) / DSV3_PARAMS
+    assert share == pytest.approx(0.6725, abs=1e-4)
+    p = attention_layer_parts(m, hw, 1, 4096, FP8_KV)
+    assert float(p.after_core_s) == pytest.approx(float(p.projection_s) * share + 2e-6)
+    # Under TP2 each GPU holds half of both (o_proj and W_UV split by heads) and the all-reduce follows.
+    p2 = attention_layer_parts(m, hw, 1, 4096, FP8_KV, tp=2)
+    params_tp2 = 7168 * 1536 + 7168 * 576 + (DSV3_PARAMS - 7168 * 1536 - 7168 * 576) / 2
+    reduce_s = float(p2.overhead_s) - float(p.overhead_s)
+    assert reduce_s > 0
+    after = float(p2.projection_s) * (share * DSV3_PARAMS / 2) / params_tp2 + reduce_s + 2e-6
+    assert float(p2.after_core_s) == pytest.approx(after)
+
+
 # --- dtype fallback and errors ----------------------------------------------------------------------------
 
 

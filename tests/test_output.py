@@ -96,7 +96,13 @@ def test_search_headers_are_not_split_inside_a_word(search_at_100):
 
 def test_search_table_has_a_legend_and_names_dropped_columns(search_at_100):
     legend = next(line for line in search_at_100.splitlines() if line.startswith("legend:"))
-    assert "2bo = two-batch overlap" in legend
+    # Each overlap scheme the table shows is spelled out.
+    table = "\n".join(line for line in search_at_100.splitlines() if line.startswith("│"))
+    shown = [o for o in ("nbo", "sbo", "2bo") if o in table]
+    assert shown
+    names = {"nbo": "no overlap", "sbo": "single-batch overlap", "2bo": "two-batch overlap"}
+    for o in shown:
+        assert f"{o} = {names[o]}" in legend
     # Whatever was dropped to fit is named, with the way to see it.
     if "not shown at 100 columns" in search_at_100:
         assert "--format json" in search_at_100

@@ -62,4 +62,5 @@ def test_two_batch_overlap_gain_on_h100_has_the_published_sign_and_size(shipped)
     predicted = tbo["predicted_tokens_per_s_per_gpu"] / nbo["predicted_tokens_per_s_per_gpu"]
     assert published == pytest.approx(2150 / 1875)
     assert predicted > 1  # overlap helps at 128 requests per GPU
-    assert abs(predicted - published) <= 0.15
+    # and by about as much: the gain within a third of the published 14.7 %
+    assert abs(predicted - published) <= 0.05

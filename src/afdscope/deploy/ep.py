@@ -100,8 +100,9 @@ def evaluate_ep(
     dispatch, combine = comm.dispatch_s * skew.comm_straggler, comm.combine_s * skew.comm_straggler
     share_d, share_k = cal.comm_stream_share
     phases = EpPhases(
-        attn1=parts.total_s - parts.core_s,
-        attn2=core + small_ffn,  # the router and dispatch quantisation follow the core
+        attn1=parts.total_s - parts.core_s - parts.after_core_s,
+        # o_proj (with W_UV, the TP all-reduce), the router and the dispatch quantisation follow the core
+        attn2=core + parts.after_core_s + small_ffn,
         shared=t_shared,
         experts=t_experts,
         experts_down=experts.down_s,

@@ -3,8 +3,11 @@
 Resources: the GPU's compute stream and its network (NVLink/RDMA copy engines). Per micro-batch and MoE
 layer the phases are
 
-    attn1   the first attention half: projections, norms, RoPE, KV append (everything before the core)
-    attn2   the second half: core attention (FlashMLA / FlashAttention) and the output projection
+    attn1   the first attention half: q/kv projections, norms, RoPE, KV append, the module's fixed term
+            (everything before the core; SGLang's `self_attn.op_prepare`)
+    attn2   the second half: core attention (FlashMLA / FlashAttention), W_UV and the output projection
+            (with any TP all-reduce; SGLang's `op_core`), then the router, top-k and dispatch
+            quantisation
     shared  the shared experts
     experts the routed experts (the busiest GPU's)
     d, k    dispatch and combine transfer times (network)

@@ -156,6 +156,9 @@ class AttentionParts:
     overhead_s: np.ndarray
     total_s: np.ndarray
     small_ops_s: np.ndarray | float = 0.0  # norms, RoPE, KV append, quantisation (ops.small_ops)
+    # Of total_s, the work after the core (W_UV and o_proj's share of projection_s, the o_proj input
+    # quantisation, the TP all-reduce): the second attention half that EP's 2BO combine hides behind.
+    after_core_s: np.ndarray | float = 0.0
     profile: object = None  # calibration.profiles.ProfileUse of the efficiencies
 
 
@@ -275,21 +278,24 @@ def attention_layer_parts(
         proj_bytes / (bw * cal.projection_efficiency), proj_flops / (f_gemm * e_pc), cal.projection_overlap
     )
 
+    # W_UV and o_proj follow the core; both scale like the rest of the projections (bytes and FLOPs
+    # ∝ parameters), so they take their parameter share of the projection time.
+    after_core = projection_s * (a.output_params(model.hidden_size) / tp / params)
     overhead = np.broadcast_to(cal.overhead_s, b.shape)
     if tp > 1:
         # Ring all-reduce of the group's BF16 outputs over scale-up: 2·(tp−1)/tp of the bytes per GPU.
         out_bytes = b * tp * q * model.hidden_size * 2.0
-        overhead = (
-            overhead
-            + TP_ALLREDUCE_LATENCY_S
-            + 2 * (tp - 1) / tp * out_bytes / hw.effective_scale_up_bandwidth
-        )
+        all_reduce = TP_ALLREDUCE_LATENCY_S + 2 * (tp - 1) / tp * out_bytes / hw.effective_scale_up_bandwidth
+        overhead = overhead + all_reduce
+        after_core = after_core + all_reduce
     small = np.zeros_like(core_s)
     if cal.small_ops:
-        from afdscope.ops.small_ops import small_ops_time_s
+        from afdscope.ops.small_ops import small_ops_parts
 
         # The group's rows pass the latent/hidden-size ops on every GPU; the per-head ones split by tp.
-        small = small_ops_time_s(model, hw, b * tp * q, precision, side="attention", tp=tp)
+        ops = small_ops_parts(model, hw, b * tp * q, precision, tp=tp)
+        small = sum(t for side, t in ops.values() if side == "attention")
+        after_core = after_core + ops["quant_o_proj_in"][1]
     small = small + b * tp * q * cal.extra_bytes_per_token / bw
     return AttentionParts(
         kv_bytes=kv_bytes,
@@ -303,6 +309,7 @@ def attention_layer_parts(
         overhead_s=overhead,
         total_s=core_s + projection_s + overhead + small,
         small_ops_s=small,
+        after_core_s=after_core,
         profile=use,
     )
 

@@ -81,6 +81,13 @@ class AttentionSpec(BaseModel):
         q = (h * self.share_q_dim + self.share_q_dim * heads * d) if self.share_q_dim else h * heads * d
         return q + 2 * h * self.num_kv_heads * d + heads * d * h
 
+    def output_params(self, hidden_size: int) -> int:
+        """Weight elements of the projections that run after the core: the output projection, and for
+        MLA the absorbed W_UV before it (kv_b's value half). Both split by heads under tensor parallelism."""
+        if self.kind == "mla":
+            return (self.kv_lora_rank + hidden_size) * self.num_q_heads * self.v_head_dim
+        return self.num_q_heads * self.head_dim * hidden_size
+
     def replicated_params(self, hidden_size: int, tp: int) -> int:
         """Projection weights every GPU of a tensor-parallel group of `tp` keeps whole: the low-rank
         down-projections (MLA q_a and kv_a, MFA's shared q), and K/V heads once tp exceeds them."""

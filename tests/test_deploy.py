@@ -253,7 +253,8 @@ def test_load_factors_slow_the_busiest_rank_only_where_it_binds():
 
 
 def test_attention_tp_all_reduce_term_by_hand():
-    from afdscope.ops.attention import TP_ALLREDUCE_LATENCY_S, attention_layer_parts
+    from afdscope.ops.attention import attention_layer_parts
+    from afdscope.ops.comm import TP_ALLREDUCE_LATENCY_S
     from afdscope.specs.scenario import Precision
 
     qwen = load_model("qwen3-235b")
@@ -264,3 +265,39 @@ def test_attention_tp_all_reduce_term_by_hand():
     expected = 10e-6 + 2 * 3 / 4 * (4 * 32 * 4096 * 2) / 160e9
     assert TP_ALLREDUCE_LATENCY_S == 10e-6
     assert float(tp4.overhead_s) - float(dp.overhead_s) == pytest.approx(expected)
+
+
+def test_one_tp_group_over_every_gpu_has_no_dispatch_and_one_all_reduce():
+    # TP8 attention over EP8 (TRT-LLM / vLLM without attention DP): after the attention all-reduce every
+    # GPU holds the group's 8 × 2 = 16 tokens, so nothing is dispatched; the combine is one ring
+    # all-reduce of 16 × 7168 BF16 values, 2·7/8 of them per GPU over 0.8 × 200 GB/s, plus the fixed 10 µs.
+    from afdscope.deploy.step import shared_experts_s
+    from afdscope.ops.experts import mlp_time_s
+    from afdscope.specs.scenario import Precision
+
+    tp8 = evaluate_ep(V3, _ep(H800, 8, overlap="nbo", attention_tp=8), CTX, 2, skew="balanced")
+    assert float(tp8.dispatch_s) == 0
+    assert float(tp8.combine_s) == pytest.approx(10e-6 + 2 * 7 / 8 * (16 * 7168 * 2) / 160e9)
+    # The shared expert (2,048 wide) splits by TP: 256 columns per GPU over all 16 rows.
+    assert float(tp8.phases.shared) == pytest.approx(float(mlp_time_s(H800, 16, 7168, 256, Precision())))
+    default = named_calibration("default")
+    assert float(tp8.phases.shared) == pytest.approx(float(shared_experts_s(V3, H800, 16, CTX, default, 8)))
+    # Its weights too: 1/8 of the shared experts' bytes per GPU.
+    dp = evaluate_ep(V3, _ep(H800, 8, overlap="nbo", attention_tp=1), CTX, 2, skew="balanced")
+    shared_bytes = 58 * 3 * 7168 * 2048 * 1.0  # 58 MoE layers, gate/up/down, FP8
+    saved = dp.memory_gb_per_gpu["ep"]["shared_experts"] - tp8.memory_gb_per_gpu["ep"]["shared_experts"]
+    assert saved * 1e9 == pytest.approx(shared_bytes * 7 / 8, rel=1e-6)
+    # Smaller TP inside DP groups keeps the all-to-all.
+    tp4 = evaluate_ep(V3, _ep(H800, 8, overlap="nbo", attention_tp=4), CTX, 2, skew="balanced")
+    assert float(tp4.dispatch_s) > 0
+
+
+def test_all_reduce_across_nodes_runs_at_scale_out():
+    from afdscope.ops.comm import tp_all_reduce_s
+
+    h100 = load_hardware("h100")
+    # 16 GPUs over two 8-GPU nodes: the ring's slowest links are the 0.9 × 50 GB/s NICs.
+    b = 1e6
+    assert float(tp_all_reduce_s(h100, b, 16)) == pytest.approx(10e-6 + 2 * 15 / 16 * b / 45e9)
+    assert float(tp_all_reduce_s(h100, b, 8)) == pytest.approx(10e-6 + 2 * 7 / 8 * b / (450e9 * 0.8))
+    assert float(tp_all_reduce_s(h100, b, 1)) == 0

@@ -12,6 +12,7 @@ TPOT = step / tokens per step (spec beyond.md §D).
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import numpy as np
@@ -28,7 +29,7 @@ from afdscope.deploy.step import (
     shared_experts_s,
 )
 from afdscope.ops.attention import attention_layer_parts
-from afdscope.ops.comm import ep_comm
+from afdscope.ops.comm import ep_comm, replicated_moe_comm, tp_all_reduce_s
 from afdscope.ops.experts import expert_layer_parts, gemm_peak_flops, mlp_time_s
 from afdscope.ops.memory import (
     ep_overheads,
@@ -71,9 +72,14 @@ def evaluate_ep(
     parts = attention_layer_parts(model, hw, requests, ctx, prec, q, cal.attention, attention_tp)
     # The slowest attention-DP rank (the most KV) sets the pace of its core attention.
     core = parts.core_s * skew.attention_factor
+    # One TP attention group over every GPU: each holds the group's tokens (no dispatch), splits the
+    # shared experts and dense MLPs by TP and routes every token itself (ops.comm.replicated_moe_comm).
+    replicated = deployment.replicated_moe
+    tp_rows = tokens * attention_tp if replicated else tokens
+    mlp_tp = attention_tp if replicated else 1
     # Attention-side small kernels are inside the attention parts; the router, top-k, the post-attention
     # norm and the dispatch quantisation (the "ffn" side of ops.small_ops) run before the dispatch.
-    small_ffn = small_ops_time_s(model, hw, tokens, prec, cal.small_ops, side="ffn")
+    small_ffn = small_ops_time_s(model, hw, tp_rows, prec, cal.small_ops, side="ffn")
     t_attn = parts.total_s - parts.core_s + core + small_ffn
     experts_per_gpu = deployment.experts_per_gpu(model)
     assignments = tokens * k
@@ -94,10 +100,14 @@ def evaluate_ep(
         t_shared_ded = shared_experts_s(model, hw, tokens * gpus / n_shared, scenario, cal)
         t_shared = np.zeros_like(np.asarray(t_shared_ded, dtype=float))
     else:
-        t_shared = shared_experts_s(model, hw, tokens, scenario, cal)
-    comm = ep_comm(model, hw, tokens, gpus, cal.comm, skew.comm_load_factor, prec)
-    # A collective ends with its slowest rank.
-    dispatch, combine = comm.dispatch_s * skew.comm_straggler, comm.combine_s * skew.comm_straggler
+        t_shared = shared_experts_s(model, hw, tp_rows, scenario, cal, mlp_tp)
+    if replicated:
+        comm = replicated_moe_comm(model, hw, tokens, attention_tp)
+        dispatch, combine = comm.dispatch_s, comm.combine_s
+    else:
+        comm = ep_comm(model, hw, tokens, gpus, cal.comm, skew.comm_load_factor, prec)
+        # A collective ends with its slowest rank.
+        dispatch, combine = comm.dispatch_s * skew.comm_straggler, comm.combine_s * skew.comm_straggler
     share_d, share_k = cal.comm_stream_share
     phases = EpPhases(
         attn1=parts.total_s - parts.core_s - parts.after_core_s,
@@ -119,7 +129,10 @@ def evaluate_ep(
         layer = np.maximum(layer, mb * t_shared_ded)
     dense = 0.0
     if model.n_dense_layers:
-        t_dense = mlp_time_s(hw, tokens, h, model.dense_intermediate_size, prec, cal.gemm)
+        width = math.ceil(model.dense_intermediate_size / mlp_tp)
+        t_dense = mlp_time_s(hw, tp_rows, h, width, prec, cal.gemm)
+        if replicated:  # the TP-split dense MLP ends with its own all-reduce
+            t_dense = t_dense + tp_all_reduce_s(hw, tp_rows * h * 2.0, attention_tp)
         dense = mb * (t_attn + t_dense)
     mean_layer = (model.n_moe_layers * layer + model.n_dense_layers * dense) / model.num_layers
     serial = cal.step_overhead_s + head_and_mtp_s(model, hw, batch, scenario, cal, mean_layer)
@@ -133,7 +146,9 @@ def evaluate_ep(
         np.where(t_attn > t_shared + t_experts, BOTTLENECKS.index("attention"), BOTTLENECKS.index("ffn")),
     )
 
-    weights = ep_weights_per_gpu(model, gpus, prec, memory, attention_tp, shared_on_ep_gpus=not n_shared)
+    weights = ep_weights_per_gpu(
+        model, gpus, prec, memory, attention_tp, shared_on_ep_gpus=not n_shared, mlp_tp=mlp_tp
+    )
     overheads = ep_overheads(model, gpus, prec, memory)
     kv = kv_bytes_per_gpu_request(model, ctx, scenario, attention_tp)
     shape = np.broadcast_shapes(batch.shape, ctx.shape, np.shape(step))

@@ -3,6 +3,7 @@ the search for the largest batch that meets a TPOT SLO."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -110,11 +111,14 @@ def resolve_skew(
     )
 
 
-def shared_experts_s(model: MoEModel, hw: Hardware, tokens, scenario: Scenario, calibration: Calibration):
-    """The shared experts of one MoE layer over `tokens` rows on `hw` (0 for models without them)."""
+def shared_experts_s(
+    model: MoEModel, hw: Hardware, tokens, scenario: Scenario, calibration: Calibration, tp: int = 1
+):
+    """The shared experts of one MoE layer over `tokens` rows on `hw` (0 for models without them); `tp`
+    GPUs each holding 1/tp of the intermediate width (tensor parallel, every GPU all the rows)."""
     if not model.n_shared_experts:
         return np.zeros_like(np.asarray(tokens, dtype=float))
-    width = model.n_shared_experts * model.shared_intermediate_size
+    width = math.ceil(model.n_shared_experts * model.shared_intermediate_size / tp)
     return mlp_time_s(hw, tokens, model.hidden_size, width, scenario.precision, calibration.gemm)
 
 

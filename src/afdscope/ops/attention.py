@@ -20,15 +20,13 @@ from typing import Literal
 import numpy as np
 
 from afdscope.errors import AfdscopeError
+from afdscope.ops.comm import tp_all_reduce_s
 from afdscope.ops.experts import soft_max
 from afdscope.specs.hardware import Hardware
 from afdscope.specs.model import MoEModel
 from afdscope.specs.scenario import Precision
 
 Basis = Literal["effective", "peak"]
-
-# Fixed cost of one small NVLink all-reduce (NCCL LL protocol, a few µs per hop): an assumption, not a fit.
-TP_ALLREDUCE_LATENCY_S = 10e-6
 
 
 @dataclass(frozen=True)
@@ -283,9 +281,8 @@ def attention_layer_parts(
     after_core = projection_s * (a.output_params(model.hidden_size) / tp / params)
     overhead = np.broadcast_to(cal.overhead_s, b.shape)
     if tp > 1:
-        # Ring all-reduce of the group's BF16 outputs over scale-up: 2·(tp−1)/tp of the bytes per GPU.
-        out_bytes = b * tp * q * model.hidden_size * 2.0
-        all_reduce = TP_ALLREDUCE_LATENCY_S + 2 * (tp - 1) / tp * out_bytes / hw.effective_scale_up_bandwidth
+        # Ring all-reduce of the group's BF16 outputs (ops.comm).
+        all_reduce = tp_all_reduce_s(hw, b * tp * q * model.hidden_size * 2.0, tp)
         overhead = overhead + all_reduce
         after_core = after_core + all_reduce
     small = np.zeros_like(core_s)

@@ -170,6 +170,35 @@ class CommTimes:
         return self.dispatch_s + self.combine_s
 
 
+# Fixed cost of one small all-reduce (NCCL LL protocol, a few µs per hop): an assumption, not a fit.
+TP_ALLREDUCE_LATENCY_S = 10e-6
+
+
+def tp_all_reduce_s(hw: Hardware, bytes_per_gpu, tp: int) -> np.ndarray:
+    """Ring all-reduce of every GPU's `bytes_per_gpu` over a tensor-parallel group of `tp`: the fixed
+    TP_ALLREDUCE_LATENCY_S + 2·(tp−1)/tp of the bytes over scale-up, or over scale-out where the group
+    spans more than one scale-up domain (the ring runs at its slowest link). 0 for tp = 1."""
+    b = np.asarray(bytes_per_gpu, dtype=float)
+    if tp <= 1:
+        return np.zeros_like(b)
+    domain = hw.scale_up_domain if hw.is_superpod else hw.gpus_per_node
+    bw = hw.effective_scale_up_bandwidth if tp <= domain else hw.effective_scale_out_bandwidth
+    return TP_ALLREDUCE_LATENCY_S + 2 * (tp - 1) / tp * b / bw
+
+
+def replicated_moe_comm(model: MoEModel, hw: Hardware, tokens_per_gpu, tp: int) -> CommTimes:
+    """The MoE's communication when one tensor-parallel attention group spans the EP group (TRT-LLM, vLLM
+    and SGLang without attention DP): after the attention all-reduce every GPU holds the group's
+    tp·tokens_per_gpu tokens, so there is no dispatch; every GPU runs its own experts on the tokens routed
+    to them and one all-reduce of the group's BF16 outputs sums the partial results (the combine)."""
+    t = np.asarray(tokens_per_gpu, dtype=float)
+    zero = np.zeros_like(t)
+    combine = tp_all_reduce_s(hw, t * tp * model.hidden_size * 2.0, tp)
+    return CommTimes(
+        dispatch_s=zero, combine_s=combine, dispatch_scale_out_bytes=zero, dispatch_scale_up_bytes=zero
+    )
+
+
 def _collective_s(latency_s, pairs) -> np.ndarray:
     """α + the slowest link: `pairs` are (bytes, bandwidth) of links that progress in parallel."""
     return latency_s + functools.reduce(np.maximum, [np.divide(b, bw) for b, bw in pairs])

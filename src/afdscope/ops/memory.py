@@ -167,10 +167,12 @@ def ep_weights_per_gpu(
     options: MemoryOptions | None = None,
     attention_tp: int = 1,
     shared_on_ep_gpus: bool = True,
+    mlp_tp: int = 1,
 ) -> WeightsPerGpu:
     """Weights on each GPU of a large-scale EP deployment over `gpus` GPUs (attention data-parallel,
     optionally tensor-parallel by `attention_tp` inside each data-parallel group). `shared_on_ep_gpus`
-    False: dedicated GPUs hold the shared experts (their memory is not the EP GPUs')."""
+    False: dedicated GPUs hold the shared experts (their memory is not the EP GPUs'). `mlp_tp`: the
+    shared experts and dense MLPs split by tensor parallelism (one TP group over every GPU)."""
     options = options or MemoryOptions()
     _check_gpus(gpus, "gpus")
     wb, slots = precision.weight_bytes, _experts_per_gpu(model, gpus, options)
@@ -178,11 +180,15 @@ def ep_weights_per_gpu(
     mtp_non_expert, mtp_shared, mtp_expert = _mtp_parts(model, precision, options)
     return WeightsPerGpu(
         attention=_attention_bytes(model, wb, attention_tp),
-        dense_mlp=model.n_dense_layers * model.dense_mlp_params_per_layer * wb,
+        dense_mlp=model.n_dense_layers * model.dense_mlp_params_per_layer * wb / mlp_tp,
         embedding=model.embedding_params * options.embedding_dtype_bytes,
         lm_head=model.lm_head_params * options.embedding_dtype_bytes,
         routed_experts=model.n_moe_layers * slots * model.routed_expert_params * ewb,
-        shared_experts=model.n_moe_layers * model.shared_expert_params_per_layer * wb * shared_on_ep_gpus,
+        shared_experts=model.n_moe_layers
+        * model.shared_expert_params_per_layer
+        * wb
+        * shared_on_ep_gpus
+        / mlp_tp,
         router=model.n_moe_layers * model.router_params_per_layer * options.router_dtype_bytes,
         mtp=mtp_non_expert + mtp_shared * shared_on_ep_gpus + slots * mtp_expert,
     )

@@ -72,6 +72,12 @@ class EpDeployment(Validated):
     def total_gpus(self) -> int:
         return self.gpus + self.shared_expert_gpus
 
+    @property
+    def replicated_moe(self) -> bool:
+        """One tensor-parallel attention group spans every EP GPU: each holds all the group's tokens after
+        the attention all-reduce, so the MoE needs no dispatch (ops.comm.replicated_moe_comm)."""
+        return self.gpus > 1 and self.attention_tp == self.gpus
+
     def redundant_for(self, model: MoEModel) -> int:
         """EPLB replica slots for `model`: the ones given, or the usual."""
         if self.redundant_experts is not None:

@@ -260,11 +260,20 @@ def test_attention_tp_all_reduce_term_by_hand():
     qwen = load_model("qwen3-235b")
     dp = attention_layer_parts(qwen, H800, 32, 4096, Precision())
     tp4 = attention_layer_parts(qwen, H800, 32, 4096, Precision(), tp=4)
-    # Ring all-reduce of the group's BF16 outputs: 4 × 32 rows × 4096 × 2 B, 2·3/4 of it per GPU, over
-    # 0.8 × 200 GB/s of NVLink, plus the fixed 10 µs.
-    expected = 10e-6 + 2 * 3 / 4 * (4 * 32 * 4096 * 2) / 160e9
+    # All-reduce of the group's BF16 outputs, B = 4 × 32 rows × 4096 × 2 B = 1 MiB, at Hopper's fitted
+    # custom all-reduce (profile comm.all_reduce): two-shot 5.8456 µs + 3 peers × 0.2729 µs + 2·3/4 · B
+    # over 0.7032 × 200 GB/s beats one-shot (2.1841 µs + the same peers + 3 · B).
+    b = 4 * 32 * 4096 * 2
+    two = 5.8456e-6 + 3 * 0.2729e-6 + 1.5 * b / (0.7032 * 200e9)
+    one = 2.1841e-6 + 3 * 0.2729e-6 + 3 * b / (0.7032 * 200e9)
+    assert two < one
+    assert float(tp4.overhead_s) - float(dp.overhead_s) == pytest.approx(two, rel=1e-3)
+    # Without the profile (the ideal calibrations' path): a ring with the fixed 10 µs, at 0.8 × 200 GB/s.
+    from afdscope.ops.comm import tp_all_reduce_s
+
     assert TP_ALLREDUCE_LATENCY_S == 10e-6
-    assert float(tp4.overhead_s) - float(dp.overhead_s) == pytest.approx(expected)
+    ring = 10e-6 + 2 * 3 / 4 * b / 160e9
+    assert float(tp_all_reduce_s(H800, b, 4, from_profile=False)) == pytest.approx(ring)
 
 
 def test_one_tp_group_over_every_gpu_has_no_dispatch_and_one_all_reduce():
@@ -275,9 +284,15 @@ def test_one_tp_group_over_every_gpu_has_no_dispatch_and_one_all_reduce():
     from afdscope.ops.experts import mlp_time_s
     from afdscope.specs.scenario import Precision
 
+    from afdscope.ops.comm import tp_all_reduce_s
+
     tp8 = evaluate_ep(V3, _ep(H800, 8, overlap="nbo", attention_tp=8), CTX, 2, skew="balanced")
     assert float(tp8.dispatch_s) == 0
-    assert float(tp8.combine_s) == pytest.approx(10e-6 + 2 * 7 / 8 * (16 * 7168 * 2) / 160e9)
+    assert float(tp8.combine_s) == pytest.approx(float(tp_all_reduce_s(H800, 16 * 7168 * 2, 8)))
+    # 229 KB on H800's 200 GB/s links: two-shot, 5.8456 µs + 7 peers × 0.2729 µs + 2·7/8 · B over
+    # 0.7032 × 200 GB/s (Hopper's fit)
+    two = 5.8456e-6 + 7 * 0.2729e-6 + 1.75 * (16 * 7168 * 2) / (0.7032 * 200e9)
+    assert float(tp8.combine_s) == pytest.approx(two, rel=1e-3)
     # The shared expert (2,048 wide) splits by TP: 256 columns per GPU over all 16 rows.
     assert float(tp8.phases.shared) == pytest.approx(float(mlp_time_s(H800, 16, 7168, 256, Precision())))
     default = named_calibration("default")
@@ -299,5 +314,4 @@ def test_all_reduce_across_nodes_runs_at_scale_out():
     # 16 GPUs over two 8-GPU nodes: the ring's slowest links are the 0.9 × 50 GB/s NICs.
     b = 1e6
     assert float(tp_all_reduce_s(h100, b, 16)) == pytest.approx(10e-6 + 2 * 15 / 16 * b / 45e9)
-    assert float(tp_all_reduce_s(h100, b, 8)) == pytest.approx(10e-6 + 2 * 7 / 8 * b / (450e9 * 0.8))
     assert float(tp_all_reduce_s(h100, b, 1)) == 0

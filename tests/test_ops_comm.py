@@ -206,3 +206,33 @@ def test_expert_tp_gathers_each_token_once_per_shard_group():
     p = 1 - 2024 / 17296
     per_token = DEFAULT_COMM.dispatch_bytes(step3.hidden_size, fp8)
     assert float(c.dispatch_scale_up_bytes) == pytest.approx(16 * 128 * p * 7 / 8 * per_token)
+
+
+# --- the TP all-reduce (calibration.fit_allreduce, ops.comm.one_or_two_shot_s) ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("hw_name", "gpus", "message_bytes", "measured_us"),
+    [
+        # aiconfigurator allreduce.csv, SGLang custom all-reduce under a CUDA graph, BF16
+        ("h100", 8, 262144, 9.3552),
+        ("h200", 8, 4194304, 32.143),
+        ("b200", 8, 65536, 6.22144),
+        ("gb200", 4, 1048576, 9.86304),
+    ],
+)
+def test_fitted_all_reduce_matches_measured_rows(hw_name, gpus, message_bytes, measured_us):
+    from afdscope.ops.comm import tp_all_reduce_s
+
+    hw = load_hardware(hw_name)
+    predicted = float(tp_all_reduce_s(hw, message_bytes, gpus)) * 1e6
+    assert predicted == pytest.approx(measured_us, rel=0.15)
+
+
+def test_all_reduce_grows_with_bytes_and_never_negative():
+    from afdscope.ops.comm import tp_all_reduce_s
+
+    for name in ("h100", "b200", "gb200", "ascend-910c", "a800"):
+        hw = load_hardware(name)
+        t = tp_all_reduce_s(hw, np.array([0.0, 1e3, 1e5, 1e7]), 4)
+        assert np.all(np.isfinite(t)) and np.all(t > 0) and np.all(np.diff(t) > 0)

@@ -317,6 +317,11 @@ def fit_family(family: str) -> dict:
     comm = fit_comm_nvlink(family)
     if comm is not None:
         results[("comm", "ll_nvlink")] = comm
+    from afdscope.calibration.fit_allreduce import fit_allreduce
+
+    all_reduce = fit_allreduce(family)
+    if all_reduce is not None:
+        results[("comm", "all_reduce")] = all_reduce
     return results
 
 
@@ -502,6 +507,8 @@ def error_table() -> list[ErrorRow]:
 
 @functools.cache
 def _error_table() -> tuple[ErrorRow, ...]:
+    from afdscope.calibration.fit_allreduce import allreduce_error_rows
+
     table: list[ErrorRow] = []
     for system in SYSTEMS:
         moe = moe_rows(system)
@@ -521,6 +528,7 @@ def _error_table() -> tuple[ErrorRow, ...]:
         + mla_core_error_rows()
         + attention_layer_error_rows()
         + deepep_error_rows()
+        + allreduce_error_rows()
         + [ascend_comm_error_row()]
     )
 

@@ -102,7 +102,7 @@ def evaluate_ep(
     else:
         t_shared = shared_experts_s(model, hw, tp_rows, scenario, cal, mlp_tp)
     if replicated:
-        comm = replicated_moe_comm(model, hw, tokens, attention_tp)
+        comm = replicated_moe_comm(model, hw, tokens, attention_tp, cal.comm.nvlink_from_profile)
         dispatch, combine = comm.dispatch_s, comm.combine_s
     else:
         comm = ep_comm(model, hw, tokens, gpus, cal.comm, skew.comm_load_factor, prec)
@@ -132,7 +132,9 @@ def evaluate_ep(
         width = math.ceil(model.dense_intermediate_size / mlp_tp)
         t_dense = mlp_time_s(hw, tp_rows, h, width, prec, cal.gemm)
         if replicated:  # the TP-split dense MLP ends with its own all-reduce
-            t_dense = t_dense + tp_all_reduce_s(hw, tp_rows * h * 2.0, attention_tp)
+            t_dense = t_dense + tp_all_reduce_s(
+                hw, tp_rows * h * 2.0, attention_tp, cal.comm.nvlink_from_profile
+            )
         dense = mb * (t_attn + t_dense)
     mean_layer = (model.n_moe_layers * layer + model.n_dense_layers * dense) / model.num_layers
     serial = cal.step_overhead_s + head_and_mtp_s(model, hw, batch, scenario, cal, mean_layer)

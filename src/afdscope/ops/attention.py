@@ -282,7 +282,7 @@ def attention_layer_parts(
     overhead = np.broadcast_to(cal.overhead_s, b.shape)
     if tp > 1:
         # Ring all-reduce of the group's BF16 outputs (ops.comm).
-        all_reduce = tp_all_reduce_s(hw, b * tp * q * model.hidden_size * 2.0, tp)
+        all_reduce = tp_all_reduce_s(hw, b * tp * q * model.hidden_size * 2.0, tp, calibration.from_profile)
         overhead = overhead + all_reduce
         after_core = after_core + all_reduce
     small = np.zeros_like(core_s)

@@ -170,30 +170,60 @@ class CommTimes:
         return self.dispatch_s + self.combine_s
 
 
-# Fixed cost of one small all-reduce (NCCL LL protocol, a few µs per hop): an assumption, not a fit.
+# Fixed cost of one small all-reduce where no fitted kernel applies (across nodes, families without an
+# all-reduce table): an assumption, not a fit.
 TP_ALLREDUCE_LATENCY_S = 10e-6
 
 
-def tp_all_reduce_s(hw: Hardware, bytes_per_gpu, tp: int) -> np.ndarray:
-    """Ring all-reduce of every GPU's `bytes_per_gpu` over a tensor-parallel group of `tp`: the fixed
+def one_or_two_shot_s(entry: dict, n, bytes_per_gpu, peak_bandwidth) -> np.ndarray:
+    """A custom all-reduce inside one NVLink domain (SGLang / TRT-LLM style), the faster of its two
+    algorithms: one-shot (every GPU reads each peer's whole buffer: (n−1)·B) and two-shot (reduce-scatter +
+    all-gather: 2·(n−1)/n·B), each after its fixed cost plus a per-peer term, at e_bw of the peak.
+    `entry`: alpha_one_us, alpha_two_us, alpha_peer_us, e_bw (calibration/profiles `comm.all_reduce`)."""
+    n = np.asarray(n, dtype=float)
+    b = np.asarray(bytes_per_gpu, dtype=float)
+    bw = np.asarray(peak_bandwidth, dtype=float) * entry["e_bw"]
+    peer = entry["alpha_peer_us"] * 1e-6 * (n - 1)
+    one = entry["alpha_one_us"] * 1e-6 + peer + (n - 1) * b / bw
+    two = entry["alpha_two_us"] * 1e-6 + peer + 2 * (n - 1) / n * b / bw
+    return np.minimum(one, two)
+
+
+def tp_all_reduce_s(hw: Hardware, bytes_per_gpu, tp: int, from_profile: bool = True) -> np.ndarray:
+    """All-reduce of every GPU's `bytes_per_gpu` over a tensor-parallel group of `tp` (0 for tp = 1).
+    Inside one scale-up domain: the family's fitted custom all-reduce (`one_or_two_shot_s`, profile entry
+    `comm.all_reduce`) when `from_profile` and the family has one; otherwise a ring, the fixed
     TP_ALLREDUCE_LATENCY_S + 2·(tp−1)/tp of the bytes over scale-up, or over scale-out where the group
-    spans more than one scale-up domain (the ring runs at its slowest link). 0 for tp = 1."""
+    spans more than one scale-up domain (the ring runs at its slowest link)."""
     b = np.asarray(bytes_per_gpu, dtype=float)
     if tp <= 1:
         return np.zeros_like(b)
     domain = hw.scale_up_domain if hw.is_superpod else hw.gpus_per_node
-    bw = hw.effective_scale_up_bandwidth if tp <= domain else hw.effective_scale_out_bandwidth
-    return TP_ALLREDUCE_LATENCY_S + 2 * (tp - 1) / tp * b / bw
+    if tp > domain:
+        return TP_ALLREDUCE_LATENCY_S + 2 * (tp - 1) / tp * b / hw.effective_scale_out_bandwidth
+    if from_profile:
+        from afdscope.calibration.profiles import comm_entry, family_of
+
+        family = family_of(hw)
+        try:
+            entry, use = comm_entry(family, "all_reduce", hw.name)
+        except AfdscopeError:
+            entry, use = None, None
+        if use is not None and use.profile.startswith(f"{family}/"):  # not one inherited across fabrics
+            return one_or_two_shot_s(entry, tp, b, hw.scale_up_bandwidth)
+    return TP_ALLREDUCE_LATENCY_S + 2 * (tp - 1) / tp * b / hw.effective_scale_up_bandwidth
 
 
-def replicated_moe_comm(model: MoEModel, hw: Hardware, tokens_per_gpu, tp: int) -> CommTimes:
+def replicated_moe_comm(
+    model: MoEModel, hw: Hardware, tokens_per_gpu, tp: int, from_profile: bool = True
+) -> CommTimes:
     """The MoE's communication when one tensor-parallel attention group spans the EP group (TRT-LLM, vLLM
     and SGLang without attention DP): after the attention all-reduce every GPU holds the group's
     tp·tokens_per_gpu tokens, so there is no dispatch; every GPU runs its own experts on the tokens routed
     to them and one all-reduce of the group's BF16 outputs sums the partial results (the combine)."""
     t = np.asarray(tokens_per_gpu, dtype=float)
     zero = np.zeros_like(t)
-    combine = tp_all_reduce_s(hw, t * tp * model.hidden_size * 2.0, tp)
+    combine = tp_all_reduce_s(hw, t * tp * model.hidden_size * 2.0, tp, from_profile)
     return CommTimes(
         dispatch_s=zero, combine_s=combine, dispatch_scale_out_bytes=zero, dispatch_scale_up_bytes=zero
     )

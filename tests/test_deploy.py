@@ -278,13 +278,12 @@ def test_attention_tp_all_reduce_term_by_hand():
 
 def test_one_tp_group_over_every_gpu_has_no_dispatch_and_one_all_reduce():
     # TP8 attention over EP8 (TRT-LLM / vLLM without attention DP): after the attention all-reduce every
-    # GPU holds the group's 8 × 2 = 16 tokens, so nothing is dispatched; the combine is one ring
-    # all-reduce of 16 × 7168 BF16 values, 2·7/8 of them per GPU over 0.8 × 200 GB/s, plus the fixed 10 µs.
+    # GPU holds the group's 8 × 2 = 16 tokens, so nothing is dispatched; the combine is one all-reduce of
+    # 16 × 7168 BF16 values (the TP all-reduce, tp_all_reduce_s).
     from afdscope.deploy.step import shared_experts_s
+    from afdscope.ops.comm import tp_all_reduce_s
     from afdscope.ops.experts import mlp_time_s
     from afdscope.specs.scenario import Precision
-
-    from afdscope.ops.comm import tp_all_reduce_s
 
     tp8 = evaluate_ep(V3, _ep(H800, 8, overlap="nbo", attention_tp=8), CTX, 2, skew="balanced")
     assert float(tp8.dispatch_s) == 0

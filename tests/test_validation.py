@@ -87,9 +87,10 @@ def test_family_from_hardware_name():
         "blackwell",
         "blackwell",
         "ascend",
-        "cdna",
+        "cdna3",
         "ampere",
     ]
+    assert family_of("no-such-gpu") == "other"
 
 
 def test_error_arithmetic_by_hand():

@@ -23,8 +23,8 @@ from afdscope.validation.silicon import (
 )
 
 # Recorded regression bound on the median |error| of the evaluated runs: the value when recorded (0.189,
-# after the replicated-MoE layout for one TP group over the EP group) rounded up to the next 5 %. It only ever tightens (re-record it lower as the model improves; never raise
-# it to make a change pass).
+# after the replicated-MoE layout for one TP group over the EP group) rounded up to the next 5 %. It only
+# ever tightens (re-record it lower as the model improves; never raise it to make a change pass).
 SILICON_MEDIAN_BOUND = 0.20
 
 

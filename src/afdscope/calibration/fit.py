@@ -339,7 +339,11 @@ def _entry_yaml(k: GemmKernel, stats: dict, measured_on: list, source: str) -> d
     }
 
 
-COMM_FAMILY = {"h100": "hopper", "h200": "hopper", "h800": "hopper", "b200": "blackwell", "b300": "blackwell"}
+def _family(hw_name: str) -> str:
+    """The calibration family of a catalog device (its YAML's `calibration_profile`)."""
+    from afdscope.calibration.profiles import family_of
+
+    return family_of(_hw(hw_name))
 
 
 def _nvlink_design(family: str):
@@ -351,9 +355,7 @@ def _nvlink_design(family: str):
     v3 = load_model("deepseek-v3")
     ideal = replace(DEFAULT_COMM, latency_nvlink_s=0.0, latency_rdma_s=0.0, nvlink_from_profile=False)
     rows = [
-        r
-        for r in deepep_low_latency_rows(v3)
-        if r["tier"] == "nvlink" and COMM_FAMILY.get(r["hardware"]) == family
+        r for r in deepep_low_latency_rows(v3) if r["tier"] == "nvlink" and _family(r["hardware"]) == family
     ]
     x, y, tok, hws = [], [], [], []
     for r in rows:
@@ -908,8 +910,7 @@ def deepep_error_rows() -> list[ErrorRow]:
                     {
                         r["tokens"]
                         for r in rows
-                        if r["tier"] == "nvlink"
-                        and COMM_FAMILY.get(r["hardware"]) == COMM_FAMILY.get(hw_name)
+                        if r["tier"] == "nvlink" and _family(r["hardware"]) == _family(hw_name)
                     }
                 )
             )
@@ -924,9 +925,7 @@ def deepep_error_rows() -> list[ErrorRow]:
                 hw_name,
                 f"{sel[0]['source']} " + ("(held-out token counts)" if tier == "nvlink" else "(in-sample α)"),
                 np.abs(err),
-                f"{COMM_FAMILY.get(hw_name, 'hopper')}/comm.ll_nvlink"
-                if tier == "nvlink"
-                else "ops.comm.DEFAULT_COMM",
+                f"{_family(hw_name)}/comm.ll_nvlink" if tier == "nvlink" else "ops.comm.DEFAULT_COMM",
                 "measured" if tier == "nvlink" else "preset",
             )
         )

@@ -27,25 +27,16 @@ from afdscope.specs.model import MoEModel
 from afdscope.specs.scenario import Precision, Scenario
 from afdscope.validation.cases import Case
 
-# GPU family from the catalog short name's prefix (longest prefix first).
-_FAMILIES = (
-    ("ascend", "ascend"),
-    ("gb", "blackwell"),
-    ("b", "blackwell"),
-    ("h", "hopper"),
-    ("a", "ampere"),
-    ("l", "ada"),
-    ("mi", "cdna"),
-)
-
 
 def family_of(hardware: str) -> str:
-    """hopper / blackwell / ascend / ampere / ada / cdna, from a catalog name (h800 → hopper)."""
-    name = hardware.strip().lower()
-    for prefix, family in sorted(_FAMILIES, key=lambda p: -len(p[0])):
-        if name.startswith(prefix):
-            return family
-    return "other"
+    """The calibration family of a catalog device (its YAML's `calibration_profile`: h800 → hopper),
+    "other" for a name the catalog does not hold."""
+    from afdscope.calibration.profiles import family_of as profile_family
+
+    try:
+        return profile_family(load_hardware(hardware.strip().lower()))
+    except AfdscopeError:
+        return "other"
 
 
 def _allowed(field: str, value: str) -> bool:

@@ -229,7 +229,8 @@ def _levenberg_marquardt(residuals, x, iterations: int, h: float, ridge: float, 
 def fit_kernel(rows_list: list[Rows], start: GemmKernel, fit_k0: bool) -> tuple[GemmKernel, dict]:
     """Levenberg–Marquardt on log(pred/meas) over the training shapes; returns the kernel and fit stats."""
     train = [np.array([k not in held_out(list(r.shape_key)) for k in r.shape_key]) for r in rows_list]
-    names = ["e_mem", "e_mma", "t_min_s"] + (["k0"] if fit_k0 else [])
+    # Dense kernels also get the per-K latency t_k (fit_k0 marks them: the tables span K widely).
+    names = ["e_mem", "e_mma", "t_min_s"] + (["k0", "t_k_s"] if fit_k0 else [])
 
     def unpack(x) -> GemmKernel:
         v = dict(
@@ -237,6 +238,7 @@ def fit_kernel(rows_list: list[Rows], start: GemmKernel, fit_k0: bool) -> tuple[
         )
         if fit_k0:
             v["k0"] = math.exp(min(x[3], 12.0))
+            v["t_k_s"] = math.exp(min(x[4], 0.0))
         return replace(start, **v)
 
     def residuals(x, masks):
@@ -254,7 +256,7 @@ def fit_kernel(rows_list: list[Rows], start: GemmKernel, fit_k0: bool) -> tuple[
 
     x = np.array(
         [logit(min(start.e_mem, 0.99)), logit(min(start.e_mma, 0.99)), math.log(max(start.t_min_s, 1e-7))]
-        + ([math.log(max(start.k0, 1.0))] if fit_k0 else [])
+        + ([math.log(max(start.k0, 1.0)), math.log(max(start.t_k_s, 1e-10))] if fit_k0 else [])
     )
     x = _levenberg_marquardt(lambda x: residuals(x, train), x, iterations=60, h=1e-5, ridge=1e-9, tol=1e-6)
     kernel = unpack(x)
@@ -333,6 +335,7 @@ def _entry_yaml(k: GemmKernel, stats: dict, measured_on: list, source: str) -> d
         "t_min_us": round(k.t_min_s * 1e6, 3),
         "k0": round(k.k0, 1),
         "overlap_p": k.overlap_p,
+        **({"t_k_ns": round(k.t_k_s * 1e9, 4)} if k.t_k_s else {}),
         "measured_on": measured_on,
         "source": source,
         "fit": stats,

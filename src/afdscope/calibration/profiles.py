@@ -32,6 +32,8 @@ class GemmKernel:
     t_min_s: fixed time of one kernel (launch gap, prologue, epilogue, wave tail), added once.
     k0: reduction length worth of per-output-tile overhead: MMA time × (1 + k0 / K).
     overlap_p: exponent of the soft maximum of memory and MMA time (inf = hard max).
+    t_k_s: latency per element of the reduction dimension, added to the fixed time (t_min + t_k·K): a
+    CTA walks K block by block, and at decode sizes a narrow GEMM has too few CTAs to hide it.
     """
 
     e_mem: float
@@ -40,6 +42,7 @@ class GemmKernel:
     t_min_s: float
     k0: float = 0.0
     overlap_p: float = math.inf
+    t_k_s: float = 0.0
 
     def __post_init__(self):
         for name in ("e_mem", "e_mma"):
@@ -48,8 +51,8 @@ class GemmKernel:
                 raise AfdscopeError(f"{name} = {v!r}: must be in (0, 1]")
         if not (isinstance(self.tile_m, int) and self.tile_m >= 1):
             raise AfdscopeError(f"tile_m = {self.tile_m!r}: must be an integer >= 1")
-        if not (self.t_min_s >= 0 and self.k0 >= 0):
-            raise AfdscopeError("t_min_s and k0 must be >= 0")
+        if not (self.t_min_s >= 0 and self.k0 >= 0 and self.t_k_s >= 0):
+            raise AfdscopeError("t_min_s, k0 and t_k_s must be >= 0")
         if not self.overlap_p >= 1:
             raise AfdscopeError(f"overlap_p = {self.overlap_p!r}: must be >= 1 (inf = hard max)")
 
@@ -137,6 +140,7 @@ def gemm_kernel(family: str, kernel: str, fmt: str, hw_name: str = "") -> tuple[
             t_min_s=float(e["t_min_us"]) * 1e-6,
             k0=float(e.get("k0", 0.0)),
             overlap_p=float(e.get("overlap_p", math.inf)),
+            t_k_s=float(e.get("t_k_ns", 0.0)) * 1e-9,
         ),
         use,
     )

@@ -1,6 +1,7 @@
 """Routed experts (grouped GEMM) and dense GEMMs on one GPU: each GEMM a roofline of its own kernel.
 
-    t_gemm = softmax_p(bytes / (BW · e_mem), FLOPs(rows padded to M tile) · (1 + k0/K) / (F · e_mma)) + t_min
+    t_gemm = softmax_p(bytes / (BW · e_mem), FLOPs(rows padded to M tile) · (1 + k0/K) / (F · e_mma))
+             + t_min + t_k · K
 
 bytes = weights + activations in + outputs; F = the format's dense peak. The efficiencies, tile and fixed
 cost come from the hardware's architecture profile (calibration/profiles/<family>.yaml), fitted on
@@ -120,7 +121,7 @@ class GemmTimes:
 
     memory_s: np.ndarray
     mma_s: np.ndarray
-    fixed_s: float
+    fixed_s: np.ndarray  # t_min + t_k · K
     time_s: np.ndarray
 
 
@@ -145,9 +146,8 @@ def gemm_kernel_time(
     mma_rows = padded_rows(r, g, kernel.tile_m)
     memory_s = traffic / (bandwidth * kernel.e_mem)
     mma_s = 2.0 * mma_rows * n * k * (1.0 + kernel.k0 / k) / (peak_flops * kernel.e_mma)
-    return GemmTimes(
-        memory_s, mma_s, kernel.t_min_s, soft_max(memory_s, mma_s, kernel.overlap_p) + kernel.t_min_s
-    )
+    fixed_s = kernel.t_min_s + kernel.t_k_s * np.asarray(k, dtype=float)
+    return GemmTimes(memory_s, mma_s, fixed_s, soft_max(memory_s, mma_s, kernel.overlap_p) + fixed_s)
 
 
 def _one_intensity(kernel: GemmKernel, calibration: GemmCalibration) -> bool:
@@ -158,6 +158,7 @@ def _one_intensity(kernel: GemmKernel, calibration: GemmCalibration) -> bool:
         and math.isinf(kernel.overlap_p)
         and kernel.tile_m == 1
         and kernel.t_min_s == 0
+        and kernel.t_k_s == 0
         and kernel.k0 == 0
     )
 

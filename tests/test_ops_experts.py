@@ -346,3 +346,24 @@ def test_hold_out_is_by_shape():
 
     assert held_out([4, 8, 16, 32, 64, 128, 256, 4, 8]) == {8, 128}  # sorted, every 4th from the 2nd
     assert held_out([1]) == set()
+
+
+@pytest.mark.parametrize(
+    ("hw_name", "m", "n", "k", "measured_us"),
+    [
+        # aiconfigurator gemm.csv, DeepGEMM FP8 (fp8_block): one long reduction over a narrow output
+        # (the K loop, not the 1.8 MB of weights, sets the time) against short ones over wide outputs
+        # (H100's 16384 × 256 at one row, 4.6 µs, is predicted 27 % slow: its 4.2 MB stream under the
+        # fixed time rather than after it)
+        ("h100", 1, 256, 7168, 10.752),
+        ("h100", 16, 256, 3072, 6.70222),
+        ("b200", 64, 512, 7168, 11.3609),
+        ("b200", 1, 7168, 256, 6.30044),
+    ],
+)
+def test_dense_gemm_fixed_time_grows_with_the_reduction(hw_name, m, n, k, measured_us):
+    from afdscope.ops.experts import gemm_time_s
+    from afdscope.specs.scenario import Precision
+
+    t = float(gemm_time_s(load_hardware(hw_name), m, k, n, Precision(weights="fp8"))) * 1e6
+    assert t == pytest.approx(measured_us, rel=0.15)

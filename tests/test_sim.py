@@ -62,6 +62,15 @@ def test_ep_without_noise_matches_the_closed_form(overlap, hw, batch):
         assert abs(r.relative_gap) < 1e-9  # one micro-batch: the same sums in the same order
 
 
+@pytest.mark.parametrize("overlap", ["2bo", "nbo"])
+def test_ep_with_one_tp_group_matches_the_closed_form(overlap):
+    # TP8 attention over EP8: no dispatch, an all-reduce combine; the event simulation runs the same
+    # phases and settles at the closed form.
+    dep = _ep(H800, 8, overlap=overlap, attention_tp=8)
+    r = simulate_ep(V3, dep, CTX, batch_per_gpu=4, sim=TWO)
+    assert abs(r.relative_gap) < (2e-3 if overlap == "2bo" else 1e-9)
+
+
 def test_ep_2bo_stalls_when_the_combine_outlasts_its_window():
     # A slow network (1 GB/s per GPU) makes every transfer longer than the compute it can hide behind.
     slow = H800.model_copy(update={"scale_out_bandwidth": 1e9})

@@ -338,7 +338,9 @@ def test_held_out_moe_errors_meet_the_targets():
     assert h800.status == "inherited" and h800.median_abs_error <= 0.10 and h800.max_abs_error <= 0.20
     for r in rows:
         if r.operator.startswith("gemm"):
-            assert r.median_abs_error <= 0.20, r  # dense GEMMs: see docs/calibration.md (not yet met)
+            # dense GEMMs (worst-case target not met, docs/calibration.md); the median recorded at 0.128
+            # with the per-K latency, rounded up
+            assert r.median_abs_error <= 0.15, r
 
 
 def test_hold_out_is_by_shape():

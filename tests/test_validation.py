@@ -5,7 +5,6 @@ import csv
 import io
 import json
 import math
-import sys
 
 import pytest
 
@@ -201,45 +200,35 @@ def test_layer_comparison_maps_published_components(shipped):
 # ---------------------------------------------------------------- CLI (in process)
 
 
-def _cli(monkeypatch, capsys, *args):
-    from afdscope.cli import main
-
-    monkeypatch.setattr(sys, "argv", ["afdscope", *args])
-    with pytest.raises(SystemExit) as exc:
-        main()
-    out = capsys.readouterr()
-    return exc.value.code, out.out, out.err
-
-
-def test_cli_json_table_csv(monkeypatch, capsys, shipped):
-    code, out, _ = _cli(monkeypatch, capsys, "validate", "--format", "json")
+def test_cli_json_table_csv(cli, shipped):
+    code, out, _ = cli("validate", "--format", "json")
     assert code == 0
     doc = json.loads(out)
     assert set(doc) == {"rows", "summary"} and len(doc["rows"]) == len(shipped[0])
     assert set(doc["summary"]) == {"median_abs_error", "within_25", "signed_median", "by_family"}
-    code, out, _ = _cli(monkeypatch, capsys, "validate", "-f", "csv")
+    code, out, _ = cli("validate", "-f", "csv")
     table = list(csv.DictReader(io.StringIO(out)))
     assert code == 0 and [r["id"] for r in table] == [c.id for c in shipped[0]]
     assert "error" in table[0] and "layer_us" in table[0]
-    code, out, _ = _cli(monkeypatch, capsys, "validate")
+    code, out, _ = cli("validate")
     assert code == 0 and "dsprof-h800-ep128" in out and "median |error|" in out
-    code, out, _ = _cli(monkeypatch, capsys, "validate", "--layers", "-f", "json")
+    code, out, _ = cli("validate", "--layers", "-f", "json")
     assert code == 0 and {r["component"] for r in json.loads(out)} >= {"overall", "dispatch"}
 
 
-def test_cli_plot_and_refusals(monkeypatch, capsys, tmp_path):
+def test_cli_plot_and_refusals(cli, tmp_path):
     png = tmp_path / "v.png"
-    code, _, _ = _cli(monkeypatch, capsys, "validate", "-f", "json", "--plot", str(png))
+    code, _, _ = cli("validate", "-f", "json", "--plot", str(png))
     assert code == 0 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     before = png.read_bytes()
-    code, out, err = _cli(monkeypatch, capsys, "validate", "--plot", str(png))
+    code, out, err = cli("validate", "--plot", str(png))
     assert code == 2 and err.strip().startswith("error: ") and "--force" in err and out == ""
     assert png.read_bytes() == before and len(err.strip().splitlines()) == 1
-    code, _, _ = _cli(monkeypatch, capsys, "validate", "-f", "csv", "--plot", str(png), "--force")
+    code, _, _ = cli("validate", "-f", "csv", "--plot", str(png), "--force")
     assert code == 0
-    code, _, err = _cli(monkeypatch, capsys, "validate", "--plot", str(tmp_path / "v.jpg"))
+    code, _, err = cli("validate", "--plot", str(tmp_path / "v.jpg"))
     assert code == 2 and ".png" in err and not (tmp_path / "v.jpg").exists()
-    code, _, err = _cli(monkeypatch, capsys, "validate", "--format", "yaml")
+    code, _, err = cli("validate", "--format", "yaml")
     assert code == 2 and err.startswith("error: ") and "Traceback" not in err
 
 

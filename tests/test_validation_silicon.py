@@ -7,7 +7,6 @@ import io
 import json
 import math
 import re
-import sys
 from importlib.resources import files
 
 import pytest
@@ -141,23 +140,13 @@ def test_parse_refuses_a_bad_row():
         parse_runs(buf.getvalue(), "x.csv")
 
 
-def _cli(monkeypatch, capsys, *args):
-    from afdscope.cli import main
-
-    monkeypatch.setattr(sys, "argv", ["afdscope", *args])
-    with pytest.raises(SystemExit) as exc:
-        main()
-    out = capsys.readouterr()
-    return exc.value.code, out.out, out.err
-
-
-def test_cli_set_silicon(monkeypatch, capsys, tmp_path, silicon):
+def test_cli_set_silicon(cli, tmp_path, silicon):
     png = tmp_path / "s.png"
-    code, out, _ = _cli(monkeypatch, capsys, "validate", "--set", "silicon", "-f", "json", "--plot", str(png))
+    code, out, _ = cli("validate", "--set", "silicon", "-f", "json", "--plot", str(png))
     assert code == 0 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     doc = json.loads(out)
     assert len(doc["rows"]) == 274 and doc["summary"]["skipped"] == 64
-    code, out, err = _cli(monkeypatch, capsys, "validate", "--set", "silicon", "--layers")
+    code, out, err = cli("validate", "--set", "silicon", "--layers")
     assert code == 2 and err.startswith("error: ") and len(err.strip().splitlines()) == 1 and out == ""
-    code, out, _ = _cli(monkeypatch, capsys, "validate", "--set", "silicon", "-f", "csv")
+    code, out, _ = cli("validate", "--set", "silicon", "-f", "csv")
     assert code == 0 and len(list(csv.DictReader(io.StringIO(out)))) == 274

@@ -73,8 +73,26 @@ _SILICON_COLUMNS = {
 }
 
 
-def _silicon(fmt: Fmt, plot: Path | None) -> None:
+def _print_validation(rows: list[dict], summary: dict, fmt: Fmt, cases: tuple, stats: tuple) -> None:
+    """JSON {"rows", "summary"}, CSV of the rows, or the two tables: `cases` = (columns, title) of the
+    cases table, `stats` = (summary rows, title)."""
     from afdscope.report.output import print_rows, to_json
+
+    if fmt is Fmt.json:
+        import json
+
+        json.loads(to_json(rows))  # refuses a non-finite number before anything is printed
+        print(json.dumps({"rows": rows, "summary": summary}, indent=2))
+    elif fmt is Fmt.csv:
+        print_rows(rows, "csv")
+    else:
+        columns, title = cases
+        print_rows([{label: r[key] for key, label in columns.items()} for r in rows], "table", title)
+        print_rows(stats[0], "table", stats[1])
+
+
+def _silicon(fmt: Fmt, plot: Path | None) -> None:
+    from afdscope.report.output import print_rows
     from afdscope.validation.silicon import (
         plot_silicon,
         skip_rows,
@@ -85,19 +103,14 @@ def _silicon(fmt: Fmt, plot: Path | None) -> None:
 
     rows = validate_silicon()
     summary = summarise_silicon(rows)
-    if fmt is Fmt.json:
-        import json
-
-        json.loads(to_json(rows))  # refuses a non-finite number before anything is printed
-        print(json.dumps({"rows": rows, "summary": summary}, indent=2))
-    elif fmt is Fmt.csv:
-        print_rows(rows, "csv")
-    else:
-        shown = [{label: r[key] for key, label in _SILICON_COLUMNS.items()} for r in rows]
-        print_rows(shown, "table", "aiconfigurator silicon sample: predicted vs measured decode TPOT")
-        print_rows(
-            summary_rows(summary), "table", "Summary (error = predicted / measured tokens/s per user − 1)"
-        )
+    _print_validation(
+        rows,
+        summary,
+        fmt,
+        (_SILICON_COLUMNS, "aiconfigurator silicon sample: predicted vs measured decode TPOT"),
+        (summary_rows(summary), "Summary (error = predicted / measured tokens/s per user − 1)"),
+    )
+    if fmt is Fmt.table:
         print_rows(skip_rows(summary), "table", "Skipped runs (layout afdscope cannot express)")
     if plot is not None:
         plot_silicon(rows, plot)
@@ -128,7 +141,7 @@ def validate_cmd(
 
     Example: afdscope validate --plot validation.png
     """
-    from afdscope.report.output import print_rows, to_json
+    from afdscope.report.output import print_rows
     from afdscope.validation import load_cases, load_layer_times, validate_cases
     from afdscope.validation.layers import layer_comparison
     from afdscope.validation.summary import summarise
@@ -148,17 +161,13 @@ def validate_cmd(
         print_rows(comparison, fmt.value, "Per-layer terms vs published (µs per MoE layer)")
     else:
         summary = summarise(rows)
-        if fmt is Fmt.json:
-            import json
-
-            json.loads(to_json(rows))  # refuses a non-finite number before anything is printed
-            print(json.dumps({"rows": rows, "summary": summary}, indent=2))
-        elif fmt is Fmt.csv:
-            print_rows(rows, "csv")
-        else:
-            shown = [{label: r[key] for key, label in _TABLE_COLUMNS.items()} for r in rows]
-            print_rows(shown, "table", "Published decode deployments: predicted vs published")
-            print_rows(_summary_rows(summary), "table", "Summary (error = predicted / published − 1)")
+        _print_validation(
+            rows,
+            summary,
+            fmt,
+            (_TABLE_COLUMNS, "Published decode deployments: predicted vs published"),
+            (_summary_rows(summary), "Summary (error = predicted / published − 1)"),
+        )
     if plot is not None:
         from afdscope.validation.plot import plot_validation
 

@@ -9,6 +9,17 @@ import csv
 import io
 from importlib import resources
 
+# aiconfigurator-core system name (its tables: measured/<system>/, its silicon sample) → afdscope catalog
+# hardware.
+SYSTEMS = {
+    "h100_sxm": "h100",
+    "h200_sxm": "h200",
+    "b200_sxm": "b200",
+    "b300_sxm": "b300",
+    "gb200": "gb200",
+    "gb300": "gb300",
+}
+
 
 def read_table(name: str) -> list[dict[str, str]]:
     """Rows of a packaged calibration CSV (header comments skipped), values as strings."""

@@ -23,19 +23,12 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from afdscope.calibration import SYSTEMS
 from afdscope.calibration.profiles import GemmKernel, _profiles_dir, gemm_kernel, load_profile
 from afdscope.errors import AfdscopeError
 from afdscope.files import atomic_write
 
 # aiconfigurator system directory → catalog hardware name
-SYSTEMS = {
-    "h100_sxm": "h100",
-    "h200_sxm": "h200",
-    "b200_sxm": "b200",
-    "b300_sxm": "b300",
-    "gb200": "gb200",
-    "gb300": "gb300",
-}
 GEMM_DTYPES = {"fp8_block": "fp8", "bfloat16": "bf16", "nvfp4": "fp4"}
 HOLD_OUT_SHARE = 0.25
 TILE_CHOICES = (32, 64, 128)

@@ -63,8 +63,8 @@ def _family_rows(family: str) -> dict[str, np.ndarray] | None:
 
 
 def _held(rows: dict[str, np.ndarray]) -> np.ndarray:
-    held = held_out(sorted(set(rows["bytes"].tolist())))
-    return np.array([b in held for b in rows["bytes"]])
+    """The rows at every 4th distinct message size (calibration.fit.held_out)."""
+    return np.isin(rows["bytes"], list(held_out(sorted(set(rows["bytes"].tolist())))))
 
 
 def fit_allreduce(family: str) -> tuple[dict, dict, list] | None:
@@ -98,10 +98,12 @@ def fit_allreduce(family: str) -> tuple[dict, dict, list] | None:
 
 
 def allreduce_error_rows() -> list[ErrorRow]:
-    """The shipped `comm.all_reduce` entries on each GPU's held-out message sizes."""
+    """The shipped `comm.all_reduce` entries on each GPU's held-out message sizes (those its family's
+    fit held out)."""
     from afdscope.calibration.profiles import comm_entry, family_of
     from afdscope.ops.comm import one_or_two_shot_s
 
+    held: dict[str, set] = {}
     out = []
     for system in SYSTEMS:
         rows = allreduce_rows(system)
@@ -109,16 +111,12 @@ def allreduce_error_rows() -> list[ErrorRow]:
             continue
         hw = _hw(SYSTEMS[system])
         family = family_of(hw)
-        sel = _family_held(family, rows)
+        if family not in held:
+            held[family] = held_out(sorted(set(_family_rows(family)["bytes"].tolist())))
+        sel = np.isin(rows["bytes"], list(held[family]))
         entry, use = comm_entry(family, "all_reduce", hw.name)
         pred = one_or_two_shot_s(entry, rows["n"][sel], rows["bytes"][sel], rows["bw"][sel])
         err = np.abs(pred / rows["measured_s"][sel] - 1)
         source = f"measured/{system}/allreduce.csv ({LIBRARY}, ≤ 4 MiB, held-out message sizes)"
         out.append(_error_row("all_reduce", hw.name, source, err, use.profile, use.status))
     return out
-
-
-def _family_held(family: str, rows: dict[str, np.ndarray]) -> np.ndarray:
-    """The message sizes the family's fit held out, on one system's rows."""
-    held = held_out(sorted(set(_family_rows(family)["bytes"].tolist())))
-    return np.array([b in held for b in rows["bytes"]])

@@ -123,7 +123,9 @@ def _rows(text: str, label: str) -> list[tuple[int, dict[str, str]]]:
     return out
 
 
-def _parse(text: str, label: str, kind: type[BaseModel]) -> list:
+def parse_rows(text: str, label: str, kind: type[BaseModel]) -> list:
+    """One `kind` per data row of a CSV text (unique by id, or by (id, component) for layer times); a bad
+    row raises `AfdscopeError` naming the file, line, column and value."""
     items, seen = [], set()
     for line_no, row in _rows(text, label):
         try:
@@ -136,7 +138,7 @@ def _parse(text: str, label: str, kind: type[BaseModel]) -> list:
             raise AfdscopeError(
                 f"{label} line {line_no}: column '{where}'{shown}: {err['msg']}; fix the row"
             ) from None
-        key = item.id if kind is Case else (item.id, item.component)
+        key = (item.id, item.component) if kind is LayerTime else item.id
         if key in seen:
             raise AfdscopeError(f"{label} line {line_no}: duplicate {key!r}; each row must be unique")
         seen.add(key)
@@ -160,10 +162,10 @@ def load_cases(path: str | Path | None = None) -> list[Case]:
 
 
 def parse_cases(text: str, label: str = "<cases>") -> list[Case]:
-    return _parse(text, label, Case)
+    return parse_rows(text, label, Case)
 
 
 def load_layer_times(path: str | Path | None = None) -> list[LayerTime]:
     """The shipped published per-layer kernel times (or those in `path`)."""
     text, label = _read(path, LAYER_TIMES_FILE)
-    return _parse(text, label, LayerTime)
+    return parse_rows(text, label, LayerTime)

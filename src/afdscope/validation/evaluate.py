@@ -146,6 +146,16 @@ def _finite_or_none(x) -> float | None:
     return x if np.isfinite(x) else None
 
 
+def outcome_reason(throughput: float | None, result) -> str | None:
+    """Why an evaluated row does not count as a plain prediction: a non-finite throughput, or a
+    configuration infeasible as stated (with the evaluator's reasons); None otherwise."""
+    if throughput is None:
+        return "predicted throughput is not finite"
+    if not result.feasible:
+        return "infeasible as stated: " + "; ".join(result.reasons)
+    return None
+
+
 def relative_error(predicted, published):
     """predicted / published − 1 (vectorised)."""
     return np.asarray(predicted, dtype=float) / np.asarray(published, dtype=float) - 1.0
@@ -222,10 +232,7 @@ def evaluate_case(case: Case) -> dict:
         phases_us=_phases_us(ev),
         approximations="; ".join(notes),
     )
-    if tps is None:
-        row["reason"] = "predicted throughput is not finite"
-    elif not result.feasible:
-        row["reason"] = "infeasible as stated: " + "; ".join(result.reasons)
+    row["reason"] = outcome_reason(tps, result)
     return row
 
 

@@ -37,8 +37,9 @@ from pathlib import Path
 from typing import Literal, NamedTuple
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveFloat, PositiveInt, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveFloat, PositiveInt
 
+from afdscope.calibration import SYSTEMS
 from afdscope.catalog.hardware_catalog import load_hardware
 from afdscope.catalog.model_catalog import load_model
 from afdscope.deploy.ep import evaluate_ep
@@ -46,21 +47,12 @@ from afdscope.errors import AfdscopeError
 from afdscope.specs.deployment import EpDeployment
 from afdscope.specs.model import MoEModel
 from afdscope.specs.scenario import Precision, Scenario
-from afdscope.validation.cases import _read, _rows
-from afdscope.validation.evaluate import _finite_or_none, family_of, relative_error
+from afdscope.validation.cases import _read, parse_rows
+from afdscope.validation.evaluate import _finite_or_none, family_of, outcome_reason, relative_error
 from afdscope.validation.summary import error_stats
 
 SILICON_FILE = "aiconfigurator_silicon_sample.csv"
 
-# aiconfigurator system name → afdscope catalog hardware.
-SYSTEMS = {
-    "h100_sxm": "h100",
-    "h200_sxm": "h200",
-    "b200_sxm": "b200",
-    "b300_sxm": "b300",
-    "gb200": "gb200",
-    "gb300": "gb300",
-}
 # Hugging Face id in the sample → (catalog model, approximation note or "").
 MODELS = {
     "deepseek-ai/DeepSeek-V3": ("deepseek-v3", ""),
@@ -104,21 +96,7 @@ class SiliconRun(BaseModel):
 
 def parse_runs(text: str, label: str = "<silicon>") -> list[SiliconRun]:
     """One `SiliconRun` per data row; a bad row raises `AfdscopeError` naming the line and column."""
-    runs, seen = [], set()
-    for line_no, row in _rows(text, label):
-        try:
-            run = SiliconRun.model_validate(row)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            where = ".".join(str(x) for x in err["loc"]) or "row"
-            raise AfdscopeError(
-                f"{label} line {line_no}: column '{where}': {err['msg']}; fix the row"
-            ) from None
-        if run.id in seen:
-            raise AfdscopeError(f"{label} line {line_no}: duplicate id {run.id!r}; each row must be unique")
-        seen.add(run.id)
-        runs.append(run)
-    return runs
+    return parse_rows(text, label, SiliconRun)
 
 
 def load_runs(path: str | Path | None = None) -> list[SiliconRun]:
@@ -227,10 +205,7 @@ def evaluate_run(run: SiliconRun) -> dict:
         predicted_tokens_per_s_per_user=tpu,
         error=None if tpu is None else float(relative_error(tpu, measured_tpu)),
     )
-    if tpu is None:
-        row["reason"] = "predicted throughput is not finite"
-    elif not result.feasible:
-        row["reason"] = "infeasible as stated: " + "; ".join(result.reasons)
+    row["reason"] = outcome_reason(tpu, result)
     return row
 
 

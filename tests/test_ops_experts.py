@@ -369,3 +369,21 @@ def test_dense_gemm_fixed_time_grows_with_the_reduction(hw_name, m, n, k, measur
 
     t = float(gemm_time_s(load_hardware(hw_name), m, k, n, Precision(weights="fp8"))) * 1e6
     assert t == pytest.approx(measured_us, rel=0.15)
+
+
+def test_dense_fit_is_the_shipped_entry_from_a_fixed_start():
+    # `make calibrate` must reproduce the shipped profile whatever the profile held before (the fit starts
+    # from calibration.fit.DENSE_START, not from the values it rewrites). Hopper FP8, H100 + H200 tables.
+    from dataclasses import replace
+
+    from afdscope.calibration.fit import DENSE_START, FAMILY_SYSTEMS, fit_kernel, gemm_rows
+    from afdscope.calibration.profiles import gemm_kernel
+
+    rows = [r for r in (gemm_rows(s, "fp8") for s in FAMILY_SYSTEMS["hopper"]) if r is not None]
+    shipped, _ = gemm_kernel("hopper", "dense", "fp8")
+    fitted, _ = fit_kernel(rows, replace(shipped, **DENSE_START), fit_k0=True)
+    assert fitted.e_mem == pytest.approx(shipped.e_mem, abs=1e-4)
+    assert fitted.e_mma == pytest.approx(shipped.e_mma, abs=1e-4)
+    assert fitted.t_min_s == pytest.approx(shipped.t_min_s, abs=1e-9)
+    assert fitted.t_k_s == pytest.approx(shipped.t_k_s, abs=1e-13)
+    assert fitted.k0 == pytest.approx(shipped.k0, abs=0.1)

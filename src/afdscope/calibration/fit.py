@@ -283,6 +283,9 @@ def _summary(err) -> dict:
 FAMILY_SYSTEMS = {"hopper": ("h100_sxm", "h200_sxm"), "blackwell": ("b200_sxm", "b300_sxm", "gb200", "gb300")}
 
 
+DENSE_START = {"e_mem": 0.8, "e_mma": 0.5, "t_min_s": 5e-6, "k0": 100.0, "t_k_s": 0.5e-9}
+
+
 def fit_family(family: str) -> dict:
     """{(kernel, fmt): (GemmKernel, stats, measured_on)} for one family's tables."""
     systems = FAMILY_SYSTEMS.get(family, ())
@@ -301,7 +304,9 @@ def fit_family(family: str) -> dict:
         rows = [r for r in (gemm_rows(s, fmt) for s in systems) if r is not None]
         if not rows:
             continue
-        start, _ = gemm_kernel(family, "dense", fmt)
+        # A fixed start, not the shipped values: the fit must not depend on the profile it rewrites
+        # (from k0 ≈ 0 its log parameter has no gradient and stays stuck).
+        start = replace(gemm_kernel(family, "dense", fmt)[0], **DENSE_START)
         k, stats = fit_kernel(rows, start, fit_k0=True)
         results[("dense", fmt)] = (k, stats, sorted({str(h) for r in rows for h in r.hardware}))
     attention = fit_attention_fp8(family)

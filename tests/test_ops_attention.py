@@ -19,6 +19,7 @@ from afdscope.ops.attention import (
     attention_layer_parts,
     attention_layer_time_s,
     fit_attention_calibration,
+    kv_passes,
     load_attention_microbench,
     mean_attended_tokens,
 )
@@ -107,6 +108,33 @@ def test_gqa_16_query_heads_are_padded_to_the_64_row_tile():
     p4 = attention_layer_parts(qwen, h20, 64, 8192, BF16_KV, query_positions=4)
     assert float(p4.core_math_s) == pytest.approx(float(p.core_math_s))
     assert float(p4.core_flops) == pytest.approx(4 * float(p.core_flops))
+
+
+def test_kv_passes_of_the_sm100_low_latency_kernel():
+    # TRT-LLM's SM100 swap-AB MLA kernel: 16 query heads per CTA group, chosen for <= 32 heads.
+    assert kv_passes([8, 16, 32, 64, 128], 16, 32).tolist() == [1, 1, 2, 1, 1]
+    assert kv_passes([8, 32, 128], 0, 0).tolist() == [1, 1, 1]  # no such kernel: one pass
+
+
+@pytest.mark.parametrize(
+    "hardware, kv, measured_ratio",
+    [
+        # aiconfigurator's TRT-LLM kernel tables (mla_core.csv), 64 requests x 65,535 KV tokens, time at
+        # 32 heads / time at 16 heads: B200 BF16 KV 1,344.0 / 872.6 µs, FP8 KV 581.7 / 379.9 µs; H100
+        # BF16 1,577.5 / 1,566.6 µs, FP8 859.9 / 854.8 µs.
+        ("b200", "bf16", 1343.99 / 872.645),
+        ("b200", "fp8", 581.685 / 379.925),
+        ("h100", "bf16", 1577.53 / 1566.6),
+        ("h100", "fp8", 859.931 / 854.811),
+    ],
+)
+def test_tp4_core_against_tp8_as_the_kernel_tables_measure(hardware, kv, measured_ratio):
+    v3, hw = load_model("deepseek-v3"), load_hardware(hardware)
+    prec = Precision(weights="fp8", kv=kv, attention=kv)
+    # 64 requests in the TP group: 16 per GPU at TP4 (32 heads each), 8 at TP8 (16 heads).
+    tp4 = attention_layer_parts(v3, hw, 16, 65535, prec, tp=4).core_s
+    tp8 = attention_layer_parts(v3, hw, 8, 65535, prec, tp=8).core_s
+    assert float(tp4 / tp8) == pytest.approx(measured_ratio, rel=0.05)
 
 
 # --- ideal roofline by hand -------------------------------------------------------------------------
@@ -305,7 +333,15 @@ def test_bad_inputs_raise(kwargs, message):
 
 
 @pytest.mark.parametrize(
-    "field", [{"hbm_efficiency": 1.2}, {"overhead_s": -1e-6}, {"head_tile": 0}, {"overlap_exponent": 0.5}]
+    "field",
+    [
+        {"hbm_efficiency": 1.2},
+        {"overhead_s": -1e-6},
+        {"head_tile": 0},
+        {"overlap_exponent": 0.5},
+        {"kv_pass_heads": -1},
+        {"kv_repass_share": -0.1},
+    ],
 )
 def test_bad_calibration_raises(field):
     values = {

@@ -566,15 +566,16 @@ def mla_rows(system: str, framework: str = "sglang") -> Rows | None:
     )
 
 
-MLA_TERMS = ("kv", "mma", "proj_bytes", "proj_flops", "small", "scan", "rows")
+MLA_TERMS = ("kv", "mma", "proj_bytes", "proj_flops", "small", "scan", "rows", "heads")
 
 
-def mla_terms(rows: Rows, head_tile: int = 64) -> dict[str, np.ndarray]:
-    """Per row, the attention operator's terms at unit efficiencies (ops.attention's equation): KV read,
-    padded core MMA, projection weight read and projection MMAs (seconds at peak), small ops (seconds),
-    attended tokens (for the per-request scan floor) and query rows / peak bandwidth (for the per-row
-    traffic). At TP = 128 / heads, without the TP all-reduce (not in the module) and, for SGLang's table,
-    without the q_a / kv_a down-projection (not timed)."""
+def mla_terms(rows: Rows) -> dict[str, np.ndarray]:
+    """Per row, the attention operator's terms at unit efficiencies (ops.attention's equation): KV read
+    (one pass), core MMA (unpadded; _core_s pads it), projection weight read and projection MMAs (seconds
+    at peak), small ops (seconds), query heads per GPU, attended tokens (for the per-request scan floor)
+    and query rows / peak bandwidth (for the per-row traffic). At TP = 128 / heads, without the TP
+    all-reduce (not in the module) and, for SGLang's table, without the q_a / kv_a down-projection (not
+    timed)."""
     from afdscope.catalog.model_catalog import load_model
     from afdscope.ops.attention import DEFAULT_ATTENTION, attention_layer_parts, mean_attended_tokens
     from afdscope.specs.scenario import Precision
@@ -589,7 +590,7 @@ def mla_terms(rows: Rows, head_tile: int = 64) -> dict[str, np.ndarray]:
         projection_efficiency=1.0,
         overhead_s=0.0,
         from_profile=False,
-        head_tile=head_tile,
+        head_tile=1,
     )
     down = v3.hidden_size * ((a.q_lora_rank or 0) + a.kv_lora_rank + a.qk_rope_head_dim)
     out = {k: np.zeros(len(rows.measured_s)) for k in MLA_TERMS}
@@ -608,13 +609,20 @@ def mla_terms(rows: Rows, head_tile: int = 64) -> dict[str, np.ndarray]:
             out["small"][sel] = p.small_ops_s
             out["scan"][sel] = mean_attended_tokens(v3, kv)
             out["rows"][sel] = batch / hw.hbm_bandwidth
+            out["heads"][sel] = heads
     return out
 
 
-def _core_s(kv_s, mma_s, attended_tokens, v: dict) -> np.ndarray:
-    """ops.attention's core from unit-efficiency terms and the profile entry `v` (soft maxima p = 2)."""
+def _core_s(kv_s, mma_s, attended_tokens, heads, v: dict) -> np.ndarray:
+    """ops.attention's core from unit-efficiency terms (one KV pass) and the profile entry `v` (soft maxima
+    p = 2; `heads` query heads per GPU for the entry's KV passes)."""
+    from afdscope.ops.attention import core_row_padding, kv_passes
     from afdscope.ops.experts import soft_max
 
+    pass_heads, max_heads = int(v.get("kv_pass_heads", 0)), int(v.get("kv_pass_max_heads", 0))
+    passes = kv_passes(heads, pass_heads, max_heads)
+    kv_s = kv_s * (1 + v.get("kv_repass_share", 0.0) * (passes - 1))
+    mma_s = mma_s * core_row_padding(heads, 1, int(v.get("head_tile", 64)), pass_heads, max_heads)
     core = soft_max(kv_s / v["hbm_efficiency"], mma_s / v["compute_efficiency"], 2.0)
     return soft_max(core, attended_tokens * v.get("scan_ns_per_token", 0.0) * 1e-9, 2.0)
 
@@ -623,7 +631,7 @@ def _attention_predict(t: dict[str, np.ndarray], v: dict) -> np.ndarray:
     """ops.attention's equation on `mla_terms` with the profile entry `v` (overlaps p = 2, q as the entry)."""
     from afdscope.ops.experts import soft_max
 
-    core = _core_s(t["kv"], t["mma"], t["scan"], v)
+    core = _core_s(t["kv"], t["mma"], t["scan"], t["heads"], v)
     e_pc = v.get("projection_compute_efficiency") or v["projection_efficiency"]
     q = float(v.get("projection_overlap", math.inf))
     proj = soft_max(t["proj_bytes"] / v["projection_efficiency"], t["proj_flops"] / e_pc, q)
@@ -643,7 +651,7 @@ def predict_mla(rows: Rows, family: str | None = None) -> np.ndarray:
     for name in sorted({str(h) for h in rows.hardware}):
         sel = rows.hardware == name
         entry, _ = attention_entry(family or family_of(_hw(name)), "fp8", name)
-        terms = mla_terms(rows, int(entry.get("head_tile", 64)))
+        terms = mla_terms(rows)
         out[sel] = _attention_predict(_mla_subset(terms, sel), entry)
     return out
 
@@ -677,19 +685,21 @@ def fit_attention_fp8(family: str) -> tuple[dict, dict, list] | None:
     attention-TP degree) held out. Efficiencies are capped at 1 (a capped one is not limiting on these
     shapes). The per-request scan floor is the kernel-only FP8 table's (fit_attention_core): the module
     tables stop at 16,384 tokens, where a lone request's scan hides under the module's fixed time."""
-    scan = fit_attention_core(family, "fp8")[0]["scan_ns_per_token"]
+    core = fit_attention_core(family, "fp8")[0]
+    taken = ("scan_ns_per_token", "kv_repass_share", "kv_pass_heads", "kv_pass_max_heads")
+    from_core = {k: core[k] for k in taken if k in core}
     tables = (mla_rows(s, FP8_ATTENTION_FRAMEWORK) for s in FAMILY_SYSTEMS.get(family, ()))
     rows = [r for r in tables if r is not None]
     if not rows:
         return None
-    parts = [mla_terms(r, ATTENTION_HEAD_TILE) for r in rows]
+    parts = [mla_terms(r) for r in rows]
     terms = {k: np.concatenate([p[k] for p in parts]) for k in MLA_TERMS}
     meas = np.concatenate([r.measured_s for r in rows])
     held = np.concatenate([np.array([k in held_out(list(r.shape_key)) for k in r.shape_key]) for r in rows])
 
     def values(x):
         v = {k: float(math.exp(min(xi, 30.0))) for k, xi in zip(FP8_ATTENTION_FITTED, x, strict=True)}
-        fixed = {"scan_ns_per_token": scan, "projection_overlap": PROJECTION_OVERLAP}
+        fixed = from_core | {"projection_overlap": PROJECTION_OVERLAP}
         return v | {k: min(v[k], 1.0) for k in _FP8_EFFICIENCIES} | fixed
 
     train = ~held
@@ -706,7 +716,8 @@ def fit_attention_fp8(family: str) -> tuple[dict, dict, list] | None:
     err = _attention_predict(terms, v) / meas - 1
     stats = {
         "fitted": list(FP8_ATTENTION_FITTED),
-        "scan_ns_per_token": "fit_attention_core on the kernel-only FP8 table (mla_core.csv)",
+        "from_kernel_table": f"{', '.join(from_core)}: fit_attention_core on the kernel-only FP8 table "
+        "(mla_core.csv)",
         "train": _summary(err[train]),
         "held_out": _summary(err[held]),
     }
@@ -749,7 +760,9 @@ def mla_core_rows(system: str, kv: str, framework: str = "trtllm") -> dict[str, 
     base_s = np.array([base[(r["num_heads"], r["batch_size"])] for r in keep])
     v3, hw = load_model("deepseek-v3"), _hw(SYSTEMS[system])
     prec = Precision(weights="fp8", kv=kv, attention=kv)
-    unit = replace(DEFAULT_ATTENTION, hbm_efficiency=1.0, compute_efficiency=1.0, from_profile=False)
+    unit = replace(
+        DEFAULT_ATTENTION, hbm_efficiency=1.0, compute_efficiency=1.0, from_profile=False, head_tile=1
+    )
     out = {k: np.zeros(len(keep)) for k in ("kv0", "kv1", "mma0", "mma1", "scan0", "scan1")}
     for h in sorted(set(heads)):
         sel, tp = heads == h, int(128 // h)
@@ -763,29 +776,40 @@ def mla_core_rows(system: str, kv: str, framework: str = "trtllm") -> dict[str, 
 
 def predict_core_delta(t: dict[str, np.ndarray], v: dict) -> np.ndarray:
     """ops.attention's core at the row's KV length minus at KV = 1, with entry `v`."""
-    return _core_s(t["kv1"], t["mma1"], t["scan1"], v) - _core_s(t["kv0"], t["mma0"], t["scan0"], v)
+    h = t["heads"]
+    return _core_s(t["kv1"], t["mma1"], t["scan1"], h, v) - _core_s(t["kv0"], t["mma0"], t["scan0"], h, v)
+
+
+# The family's decode kernels that stream the KV once per group of query heads (ops.attention.kv_passes):
+# TRT-LLM's SM100 swap-AB MLA kernel, 16 heads per CTA, chosen for <= 32 heads (fmhaKernels.h). Hopper's
+# kernels measure the same time at 16 and 32 heads (mla_core.csv), i.e. one pass.
+KV_PASSES = {"blackwell": {"kv_pass_heads": 16, "kv_pass_max_heads": 32}}
 
 
 def fit_attention_core(family: str, kv: str) -> tuple[dict, dict, list]:
-    """The core terms (KV efficiency, MMA efficiency, per-request scan floor) on the family's TRT-LLM kernel
-    tables' KV-dependent parts; the middle head count (64) held out. Efficiencies capped at 1."""
+    """The core terms (KV efficiency, MMA efficiency, per-request scan floor and, where the family's kernel
+    passes over the KV more than once (KV_PASSES), the share a further pass costs) on the family's TRT-LLM
+    kernel tables' KV-dependent parts; the 64-head rows held out. Efficiencies capped at 1."""
     tables = {s: mla_core_rows(s, kv) for s in FAMILY_SYSTEMS[family]}
     systems = [s for s, rows in tables.items() if rows is not None]
     t = {k: np.concatenate([tables[s][k] for s in systems]) for k in tables[systems[0]]}
     held = t["heads"] == 64
+    passes = KV_PASSES.get(family, {})
+    fitted = CORE_FITTED + (("kv_repass_share",) if passes else ())
 
     def values(x):
         e = np.minimum(np.exp(x), 1.0)
-        return {
+        v = {
             "hbm_efficiency": float(e[0]),
             "compute_efficiency": float(e[1]),
             "scan_ns_per_token": float(np.exp(x[2])),
         }
+        return v | ({"kv_repass_share": float(np.exp(x[3]))} | passes if passes else {})
 
     train = {k: a[~held] for k, a in t.items()}
     x = _levenberg_marquardt(
         lambda x: np.log(np.maximum(predict_core_delta(train, values(x)), 1e-12) / train["measured"]),
-        np.log([0.8, 0.6, 1.0]),
+        np.log([0.8, 0.6, 1.0, 0.5][: len(fitted)]),
         iterations=300,
         h=1e-6,
         ridge=1e-12,
@@ -793,7 +817,7 @@ def fit_attention_core(family: str, kv: str) -> tuple[dict, dict, list]:
     )
     v = values(x)
     err = predict_core_delta(t, v) / t["measured"] - 1
-    stats = {"fitted": list(CORE_FITTED), "train": _summary(err[~held]), "held_out": _summary(err[held])}
+    stats = {"fitted": list(fitted), "train": _summary(err[~held]), "held_out": _summary(err[held])}
     return v, stats, [SYSTEMS[s] for s in systems]
 
 

@@ -46,6 +46,10 @@ class AttentionCalibration:
         (H100 FP8 MLA: ~1.4 ns per token, i.e. ~0.45 TB/s for one request; requests run side by side).
     extra_bytes_per_token: memory traffic per query row of the module's unnamed elementwise kernels
         (splits, concatenations, casts around the absorbed BMMs) beyond the explicit small-op list.
+    kv_pass_heads, kv_pass_max_heads, kv_repass_share: a low-latency decode kernel that takes
+        `kv_pass_heads` query heads per CTA group, chosen for at most `kv_pass_max_heads` query heads per
+        KV head, reads the KV once per group; each further pass costs `kv_repass_share` of the KV bytes
+        again (the rest hits L2). 0 heads = one pass (kv_passes).
     head_tile: MMA rows that one KV head's query rows (query heads of its group × query positions)
         are padded to. Decode kernels (FlashMLA, FlashAttention-3 pack-GQA) put those rows in the M
         dimension of a Hopper WGMMA, whose M is 64: a GQA group of 16 leaves 3/4 of each MMA idle.
@@ -68,6 +72,9 @@ class AttentionCalibration:
     projection_overlap: float = math.inf
     scan_s_per_token: float = 0.0
     extra_bytes_per_token: float = 0.0
+    kv_pass_heads: int = 0
+    kv_pass_max_heads: int = 0
+    kv_repass_share: float = 0.0
     # Take hbm / compute / projection efficiencies and overhead_s from the hardware's profile entry for
     # the attention compute format (calibration/profiles/<family>.yaml, `attention`); the fields above are
     # then unused. FP8 attention thus runs at the speed measured FP8 kernels reach, not 2x the BF16 one.
@@ -81,11 +88,14 @@ class AttentionCalibration:
         e_pc = self.projection_compute_efficiency
         if e_pc is not None and not 0 < e_pc <= 1:
             raise AfdscopeError(f"projection_compute_efficiency = {e_pc!r}: must be in (0, 1] or None")
-        for name in ("overhead_s", "scan_s_per_token", "extra_bytes_per_token"):
+        for name in ("overhead_s", "scan_s_per_token", "extra_bytes_per_token", "kv_repass_share"):
             if not getattr(self, name) >= 0:
                 raise AfdscopeError(f"{name} = {getattr(self, name)!r}: must be >= 0")
         if not self.projection_overlap >= 1:
             raise AfdscopeError(f"projection_overlap = {self.projection_overlap!r}: must be >= 1 (inf = max)")
+        for name in ("kv_pass_heads", "kv_pass_max_heads"):
+            if not (isinstance(getattr(self, name), int) and getattr(self, name) >= 0):
+                raise AfdscopeError(f"{name} = {getattr(self, name)!r}: must be an integer >= 0")
         if not (isinstance(self.head_tile, int) and self.head_tile >= 1):
             raise AfdscopeError(f"head_tile = {self.head_tile!r}: must be an integer >= 1")
         if not self.overlap_exponent >= 1:
@@ -178,6 +188,9 @@ def resolve_attention(hw: Hardware, calibration: AttentionCalibration, attention
         projection_overlap=float(e.get("projection_overlap", math.inf)),
         scan_s_per_token=float(e.get("scan_ns_per_token", 0.0)) * 1e-9,
         extra_bytes_per_token=float(e.get("extra_bytes_per_token", 0.0)),
+        kv_pass_heads=int(e.get("kv_pass_heads", 0)),
+        kv_pass_max_heads=int(e.get("kv_pass_max_heads", 0)),
+        kv_repass_share=float(e.get("kv_repass_share", 0.0)),
         from_profile=False,
     )
     return cal, use
@@ -198,6 +211,32 @@ def core_head_dims(model: MoEModel) -> tuple[int, int]:
 def mean_attended_tokens(model: MoEModel, context) -> np.ndarray:
     """Tokens one query attends to, averaged over the layers (windows cap their layers)."""
     return model.attended_tokens(context) / model.num_layers
+
+
+def kv_passes(heads_per_kv_head, pass_heads: int, max_heads: int) -> np.ndarray:
+    """How often the decode kernel streams each KV head: ceil(heads / pass_heads) where its low-latency
+    kernel serves the head count (heads <= max_heads), else once. TRT-LLM's SM100 MLA decode kernels
+    (trtllmGenKernels/fmha/fmhaKernels.h) pick the swap-AB kernel, 16 query heads per CTA, for <= 32
+    heads: 32 heads take two passes, and every Blackwell kernel table (mla_core.csv, BF16 and FP8 KV)
+    measures ~1.5x the 16-head time at 32 heads, while Hopper's measure 1.0x."""
+    h = np.asarray(heads_per_kv_head, dtype=float)
+    if pass_heads < 1:
+        return np.ones_like(h)
+    return np.where(h <= max_heads, np.ceil(h / pass_heads), 1.0)
+
+
+def core_row_padding(
+    heads_per_kv_head, query_positions: int, head_tile: int, pass_heads: int, max_heads: int
+):
+    """Padded / useful MMA rows of the core. The wide kernel puts a KV head's query rows (heads × query
+    positions) in the M dimension of its tile; the low-latency kernel (kv_passes) runs one CTA per query
+    position and tiles its heads by `pass_heads` (swap-AB: heads are the N dimension)."""
+    h = np.asarray(heads_per_kv_head, dtype=float)
+    rows = h * query_positions
+    wide = np.ceil(rows / head_tile) * head_tile / rows
+    if pass_heads < 1:
+        return wide
+    return np.where(h <= max_heads, np.ceil(h / pass_heads) * pass_heads / h, wide)
 
 
 def _rates(hw: Hardware, precision: Precision, basis: Basis) -> tuple[float, float, float]:
@@ -251,14 +290,20 @@ def attention_layer_parts(
     bw, f_attn, f_gemm = _rates(hw, precision, cal.basis)
     q = float(query_positions)
 
-    # Core: every request streams its (window-capped) KV once per step; all query rows reuse it.
+    # Core: every request streams its (window-capped) KV once per step, or once per kernel pass over
+    # its query heads; all query rows of a pass reuse it.
+    heads_per_kv_head = a.num_q_heads / tp / max(1.0, a.num_kv_heads / tp)
     attended = mean_attended_tokens(model, ctx)
     kv_bytes = b * tp * a.kv_share(tp) * attended * a.kv_bytes_per_token_layer(precision.kv_bytes)
     d_k, d_v = core_head_dims(model)
     core_flops = b * q * attended * 2.0 * a.num_q_heads * (d_k + d_v)  # tp·b requests × heads/tp
-    rows_per_kv_head = a.num_q_heads / tp / max(1.0, a.num_kv_heads / tp) * query_positions
-    padding = math.ceil(rows_per_kv_head / cal.head_tile) * cal.head_tile / rows_per_kv_head
-    kv_read_s = kv_bytes / (bw * cal.hbm_efficiency)
+    padding = float(
+        core_row_padding(
+            heads_per_kv_head, query_positions, cal.head_tile, cal.kv_pass_heads, cal.kv_pass_max_heads
+        )
+    )
+    passes = kv_passes(heads_per_kv_head, cal.kv_pass_heads, cal.kv_pass_max_heads)
+    kv_read_s = kv_bytes * (1 + cal.kv_repass_share * (passes - 1)) / (bw * cal.hbm_efficiency)
     core_math_s = core_flops * padding / (f_attn * cal.compute_efficiency)
     core_s = soft_max(
         soft_max(kv_read_s, core_math_s, cal.overlap_exponent),

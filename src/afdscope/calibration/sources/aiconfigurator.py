@@ -310,7 +310,7 @@ def mla_core(root, sysdir, version, heads):
         if not p:
             continue
         df = pd.read_parquet(p)
-        df = df[df.num_heads.isin(sorted({h // t for h in heads for t in (1, 2, 8)} & {16, 64, 128}))]
+        df = df[df.num_heads.isin(sorted({h // t for h in heads for t in (1, 2, 4, 8)} & {16, 32, 64, 128}))]
         df = df[df.batch_size.isin(MLA_CORE_BATCHES)]
         df = df.groupby(
             ["version", "kernel_source", "kv_cache_dtype", "num_heads", "batch_size", "step"], as_index=False

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from afdscope.calibration.fit import _measured as read_table_rows
-from afdscope.calibration.fit import error_table
+from afdscope.calibration.fit import error_table, mla_core_rows
 from afdscope.calibration.profiles import gemm_kernel, list_profiles, load_profile
 from afdscope.catalog.hardware_catalog import list_hardware, load_hardware
 from afdscope.catalog.model_catalog import load_model
@@ -101,6 +101,14 @@ def test_mla_core_rows(table):
         assert rows[("mla_core_bf16", hw)].median_abs_error <= 0.10
     for hw in ("h100", "h200"):  # 0.16 before the 32-head rows joined the tables
         assert rows[("mla_core_bf16", hw)].median_abs_error <= 0.17
+
+
+def test_kernel_table_rows_slower_than_twice_a_longer_kv_are_dropped():
+    # H100 FP8 KV, 32 heads, batch 16: 1,424.96 µs at 16,383 tokens, 128.52 µs at 32,767 — a timing glitch.
+    t = mla_core_rows("h100_sxm", "fp8")
+    same = (t["heads"] == 32) & (t["batch"] == 16)
+    assert 32767 in t["length"][same] and 16383 not in t["length"][same]
+    assert len(t["measured"]) == len(mla_core_rows("h100_sxm", "bf16")["measured"]) - 1
 
 
 def test_step3_attention_rows(table):

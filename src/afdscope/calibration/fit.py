@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import functools
 import io
+import itertools
 import math
 from dataclasses import dataclass, replace
 from importlib import resources
@@ -737,7 +738,9 @@ CORE_FITTED = ("hbm_efficiency", "compute_efficiency", "scan_ns_per_token")
 def mla_core_rows(system: str, kv: str, framework: str = "trtllm") -> dict[str, np.ndarray] | None:
     """The attention kernel's KV-dependent part per row: measured(KV) − measured(KV = 1) for the same heads
     and batch, with the operator's unit-efficiency core terms at both lengths (suffix 1 and 0; DeepSeek-V3,
-    TP = 128 / heads), rows with batch x KV >= CORE_MIN_TOKENS."""
+    TP = 128 / heads), rows with batch x KV >= CORE_MIN_TOKENS. A row more than twice as slow as the same
+    heads and batch at the next longer KV is a timing glitch and dropped (one: H100, FP8, 32 heads, batch
+    16, 16,383 tokens, 1,425 µs against 129 µs at 32,767)."""
     from afdscope.catalog.model_catalog import load_model
     from afdscope.ops.attention import DEFAULT_ATTENTION, attention_layer_parts, mean_attended_tokens
     from afdscope.specs.scenario import Precision
@@ -747,12 +750,24 @@ def mla_core_rows(system: str, kv: str, framework: str = "trtllm") -> dict[str, 
     if not rows:
         return None
     base = {(r["num_heads"], r["batch_size"]): float(r["latency_us"]) for r in rows if r["kv_len"] == "1"}
+    series: dict[tuple, list[tuple[int, float]]] = {}
+    for r in rows:
+        series.setdefault((r["num_heads"], r["batch_size"]), []).append(
+            (int(r["kv_len"]), float(r["latency_us"]))
+        )
+    glitch = {
+        (key, a[0])
+        for key, points in series.items()
+        for a, b in itertools.pairwise(sorted(points))
+        if a[1] > 2 * b[1]
+    }
     keep = [
         r
         for r in rows
         if (r["num_heads"], r["batch_size"]) in base
         and int(r["kv_len"]) >= 2
         and int(r["batch_size"]) * int(r["kv_len"]) >= CORE_MIN_TOKENS
+        and ((r["num_heads"], r["batch_size"]), int(r["kv_len"])) not in glitch
     ]
     heads, batch, length = (
         np.array([float(r[c]) for r in keep]) for c in ("num_heads", "batch_size", "kv_len")
@@ -771,7 +786,7 @@ def mla_core_rows(system: str, kv: str, framework: str = "trtllm") -> dict[str, 
             out["kv" + suffix][sel], out["mma" + suffix][sel] = p.kv_read_s, p.core_math_s
             out["scan" + suffix][sel] = mean_attended_tokens(v3, ctx)
     measured = (np.array([float(r["latency_us"]) for r in keep]) - base_s) * 1e-6
-    return out | {"heads": heads, "measured": measured}
+    return out | {"heads": heads, "batch": batch, "length": length, "measured": measured}
 
 
 def predict_core_delta(t: dict[str, np.ndarray], v: dict) -> np.ndarray:

@@ -242,25 +242,31 @@ def test_deepep_rows_in_the_error_table(table):
 @pytest.mark.parametrize("family", ["hopper", "blackwell"])
 def test_fp8_attention_entry_is_the_fit_of_the_tables(family):
     # The shipped entry is what `afdscope calibration fit` gets from the committed MLA tables (reproducible).
-    from afdscope.calibration.fit import FP8_ATTENTION_FITTED, fit_attention_fp8
+    from afdscope.calibration.fit import FP8_ATTENTION_FITTED, FROM_KERNEL_TABLE, fit_attention_fp8
 
     values, stats, _ = fit_attention_fp8(family)
     shipped = load_profile(family)["attention"]["fp8"]
-    for key in (*FP8_ATTENTION_FITTED, "scan_ns_per_token"):
+    for key in (*FP8_ATTENTION_FITTED, *(k for k in FROM_KERNEL_TABLE if k in values)):
         assert shipped[key] == pytest.approx(values[key], rel=2e-3), key
+    assert ("kv_repass_share" in shipped) == (family == "blackwell")
     assert shipped["fit"]["held_out"] == stats["held_out"]
+
+
+def _h100_kernel_us(framework: str) -> dict[str, float]:
+    """{KV dtype: µs} of the H100 kernel-only MLA table at 16 heads, batch 64, 131,071 KV tokens."""
+    return {
+        r["kv_cache_dtype"]: float(r["latency_us"])
+        for r in read_table_rows("h100_sxm", "mla_core")
+        if r["framework"] == framework
+        and (r["num_heads"], r["batch_size"], r["kv_len"]) == ("16", "64", "131071")
+    }
 
 
 def test_fp8_kv_halves_the_per_token_read_as_the_native_kernel_measures():
     # TRT-LLM's MLA decode kernel, H100, 16 heads, batch 64, 131,071 KV tokens (measured/h100_sxm/
     # mla_core.csv, not used by the module fit): FP8 KV 1,670 µs, BF16 KV 3,102 µs, ratio 0.54. The entries'
     # per-token KV reads (656 B at the FP8 entry's efficiency, 1,152 B at the BF16 entry's) agree within 15 %.
-    rows = {
-        r["kv_cache_dtype"]: float(r["latency_us"])
-        for r in read_table_rows("h100_sxm", "mla_core")
-        if r["framework"] == "trtllm"
-        and (r["num_heads"], r["batch_size"], r["kv_len"]) == ("16", "64", "131071")
-    }
+    rows = _h100_kernel_us("trtllm")
     assert rows["fp8"] / rows["bfloat16"] == pytest.approx(1670 / 3102, rel=0.02)
     att = load_profile("hopper")["attention"]
     model = (656 / att["fp8"]["hbm_efficiency"]) / (1152 / att["bf16"]["hbm_efficiency"])
@@ -270,12 +276,7 @@ def test_fp8_kv_halves_the_per_token_read_as_the_native_kernel_measures():
 def test_sglang_hopper_fp8_kv_path_is_not_native():
     # Why the FP8 entries are fitted on TRT-LLM's module tables (calibration.fit.FP8_ATTENTION_FRAMEWORK):
     # SGLang's FA3 kernel with FP8 KV is over 3x slower than with BF16 KV at the same shape on H100.
-    rows = {
-        r["kv_cache_dtype"]: float(r["latency_us"])
-        for r in read_table_rows("h100_sxm", "mla_core")
-        if r["framework"] == "sglang"
-        and (r["num_heads"], r["batch_size"], r["kv_len"]) == ("16", "64", "131071")
-    }
+    rows = _h100_kernel_us("sglang")
     assert rows["fp8"] > 3 * rows["bfloat16"]
 
 
@@ -306,7 +307,7 @@ def test_blackwell_bf16_core_is_the_fit_of_the_kernel_tables():
 
     values, stats, measured_on = fit_attention_core("blackwell", "bf16")
     shipped = load_profile("blackwell")["attention"]["bf16"]
-    for key in CORE_FITTED:
+    for key in (*CORE_FITTED, "kv_repass_share", "kv_pass_heads", "kv_pass_max_heads"):
         assert shipped[key] == pytest.approx(values[key], rel=2e-3), key
     assert shipped["core_measured_on"] == measured_on
     assert stats["held_out"]["median_abs_error"] <= 0.10

@@ -623,7 +623,8 @@ def _core_s(kv_s, mma_s, attended_tokens, heads, v: dict) -> np.ndarray:
     pass_heads, max_heads = int(v.get("kv_pass_heads", 0)), int(v.get("kv_pass_max_heads", 0))
     passes = kv_passes(heads, pass_heads, max_heads)
     kv_s = kv_s * (1 + v.get("kv_repass_share", 0.0) * (passes - 1))
-    mma_s = mma_s * core_row_padding(heads, 1, int(v.get("head_tile", 64)), pass_heads, max_heads)
+    tile = int(v.get("head_tile", ATTENTION_HEAD_TILE))
+    mma_s = mma_s * core_row_padding(heads, 1, tile, pass_heads, max_heads)
     core = soft_max(kv_s / v["hbm_efficiency"], mma_s / v["compute_efficiency"], 2.0)
     return soft_max(core, attended_tokens * v.get("scan_ns_per_token", 0.0) * 1e-9, 2.0)
 
@@ -649,15 +650,16 @@ def predict_mla(rows: Rows, family: str | None = None) -> np.ndarray:
     from afdscope.calibration.profiles import attention_entry, family_of
 
     out = np.empty(len(rows.measured_s))
+    terms = mla_terms(rows)
     for name in sorted({str(h) for h in rows.hardware}):
         sel = rows.hardware == name
         entry, _ = attention_entry(family or family_of(_hw(name)), "fp8", name)
-        terms = mla_terms(rows)
         out[sel] = _attention_predict(_mla_subset(terms, sel), entry)
     return out
 
 
-ATTENTION_HEAD_TILE = 64  # Hopper WGMMA M; the SM100 MLA decode kernels also tile 64 query heads
+# Hopper WGMMA M; SM100's wide MLA decode kernel also tiles 64 query heads (its low-latency one 16: KV_PASSES)
+ATTENTION_HEAD_TILE = 64
 PROJECTION_OVERLAP = 2.0  # soft knee between the projections' weight reads and MMAs, not fitted
 FP8_ATTENTION_FITTED = (
     "hbm_efficiency",
@@ -668,6 +670,8 @@ FP8_ATTENTION_FITTED = (
     "extra_bytes_per_token",
 )
 _FP8_EFFICIENCIES = FP8_ATTENTION_FITTED[:4]  # capped at 1 (the fractions of a peak)
+# Values of the FP8 entries taken from the kernel-only fit (fit_attention_core), where the family has them.
+FROM_KERNEL_TABLE = ("scan_ns_per_token", "kv_repass_share", "kv_pass_heads", "kv_pass_max_heads")
 
 
 # The FP8 entries are fitted on TRT-LLM's MLA decode-module tables: its attention kernel reads FP8 KV natively
@@ -681,14 +685,15 @@ FP8_ATTENTION_FRAMEWORK = "trtllm"
 
 def fit_attention_fp8(family: str) -> tuple[dict, dict, list] | None:
     """FP8 attention (FP8 KV, FP8 MMAs): every value of ops.attention's equation but the structural ones
-    (head tile 64, overlaps p = q = 2), fitted on the family's TRT-LLM MLA decode-module tables
-    (FP8_ATTENTION_FRAMEWORK) by least squares on log(predicted / measured); every 4th head count (i.e.
+    (head tile 64, KV passes, overlaps p = q = 2) and those taken from the kernel-only table
+    (FROM_KERNEL_TABLE), fitted on the family's TRT-LLM MLA decode-module tables (FP8_ATTENTION_FRAMEWORK)
+    by least squares on log(predicted / measured); every 4th head count (i.e.
     attention-TP degree) held out. Efficiencies are capped at 1 (a capped one is not limiting on these
-    shapes). The per-request scan floor is the kernel-only FP8 table's (fit_attention_core): the module
-    tables stop at 16,384 tokens, where a lone request's scan hides under the module's fixed time."""
+    shapes). The per-request scan floor and the repeated-pass share are the kernel-only FP8 table's
+    (fit_attention_core): the module tables stop at 16,384 tokens, where a lone request's scan hides under
+    the module's fixed time, and the pass share is a property of the core kernel alone."""
     core = fit_attention_core(family, "fp8")[0]
-    taken = ("scan_ns_per_token", "kv_repass_share", "kv_pass_heads", "kv_pass_max_heads")
-    from_core = {k: core[k] for k in taken if k in core}
+    from_core = {k: core[k] for k in FROM_KERNEL_TABLE if k in core}
     tables = (mla_rows(s, FP8_ATTENTION_FRAMEWORK) for s in FAMILY_SYSTEMS.get(family, ()))
     rows = [r for r in tables if r is not None]
     if not rows:
@@ -1016,6 +1021,11 @@ def ascend_comm_terms() -> tuple[np.ndarray, np.ndarray]:
     return np.array(tau), np.array([measured[key] for key in ASCEND_COMM_ROWS])
 
 
+def _ub_all_to_all_s(tau, alpha_us: float, e_bw: float) -> np.ndarray:
+    """t = α + bytes / (UB peak · e_bw), with `tau` the bytes' time at the peak."""
+    return alpha_us * 1e-6 + tau / e_bw
+
+
 def fit_ascend_comm() -> tuple[dict, dict, list]:
     """α and e_bw of CloudMatrix384's scale-up (UB) all-to-all, t = α + bytes / (UB peak · e_bw), least
     squares on log(predicted / measured) over the four kernel-level rows (e_bw capped at 1). Too few rows to
@@ -1023,12 +1033,12 @@ def fit_ascend_comm() -> tuple[dict, dict, list]:
     tau, meas = ascend_comm_terms()
 
     def predict(x):
-        return math.exp(x[0]) + tau / min(math.exp(x[1]), 1.0)
+        return _ub_all_to_all_s(tau, math.exp(x[0]) * 1e6, min(math.exp(x[1]), 1.0))
 
     start = np.log([50e-6, 0.5])
     x = _levenberg_marquardt(lambda x: np.log(predict(x) / meas), start, 200, h=1e-7, ridge=1e-12, tol=1e-10)
     values = {"alpha_us": round(math.exp(x[0]) * 1e6, 3), "e_bw": round(min(math.exp(x[1]), 1.0), 4)}
-    err = (values["alpha_us"] * 1e-6 + tau / values["e_bw"]) / meas - 1
+    err = _ub_all_to_all_s(tau, values["alpha_us"], values["e_bw"]) / meas - 1
     stats = {"fitted": ["alpha_us", "e_bw"], "train": _summary(err), "held_out": {"n": 0}}
     return values, stats, [ASCEND_HARDWARE]
 
@@ -1039,7 +1049,7 @@ def ascend_comm_error_row() -> ErrorRow:
 
     tau, meas = ascend_comm_terms()
     entry, use = comm_entry("ascend", "ll_nvlink", ASCEND_HARDWARE)
-    err = np.abs((entry["alpha_us"] * 1e-6 + tau / entry["e_bw"]) / meas - 1)
+    err = np.abs(_ub_all_to_all_s(tau, entry["alpha_us"], entry["e_bw"]) / meas - 1)
     source = "afd_transfer.csv: CloudMatrix-Infer EP, xDeepServe A2E/E2A (in-sample)"
     return _error_row("ub_all_to_all", ASCEND_HARDWARE, source, err, use.profile, use.status)
 

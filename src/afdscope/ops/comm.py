@@ -189,6 +189,19 @@ def one_or_two_shot_s(entry: dict, n, bytes_per_gpu, peak_bandwidth) -> np.ndarr
     return np.minimum(one, two)
 
 
+def own_comm_entry(hw: Hardware, tier: str) -> dict | None:
+    """The hardware family's own fitted `comm.<tier>` entry; None where the family has none, or only one
+    inherited from another family (another fabric's kernel)."""
+    from afdscope.calibration.profiles import comm_entry, family_of
+
+    family = family_of(hw)
+    try:
+        entry, use = comm_entry(family, tier, hw.name)
+    except AfdscopeError:
+        return None
+    return entry if use.profile.startswith(f"{family}/") else None
+
+
 def tp_all_reduce_s(hw: Hardware, bytes_per_gpu, tp: int, from_profile: bool = True) -> np.ndarray:
     """All-reduce of every GPU's `bytes_per_gpu` over a tensor-parallel group of `tp` (0 for tp = 1).
     Inside one scale-up domain: the family's fitted custom all-reduce (`one_or_two_shot_s`, profile entry
@@ -201,16 +214,9 @@ def tp_all_reduce_s(hw: Hardware, bytes_per_gpu, tp: int, from_profile: bool = T
     domain = hw.scale_up_domain if hw.is_superpod else hw.gpus_per_node
     if tp > domain:
         return TP_ALLREDUCE_LATENCY_S + 2 * (tp - 1) / tp * b / hw.effective_scale_out_bandwidth
-    if from_profile:
-        from afdscope.calibration.profiles import comm_entry, family_of
-
-        family = family_of(hw)
-        try:
-            entry, use = comm_entry(family, "all_reduce", hw.name)
-        except AfdscopeError:
-            entry, use = None, None
-        if use is not None and use.profile.startswith(f"{family}/"):  # not one inherited across fabrics
-            return one_or_two_shot_s(entry, tp, b, hw.scale_up_bandwidth)
+    entry = own_comm_entry(hw, "all_reduce") if from_profile else None
+    if entry is not None:
+        return one_or_two_shot_s(entry, tp, b, hw.scale_up_bandwidth)
     return TP_ALLREDUCE_LATENCY_S + 2 * (tp - 1) / tp * b / hw.effective_scale_up_bandwidth
 
 
@@ -238,13 +244,8 @@ def scale_up_kernel(hw: Hardware, calibration: CommCalibration, alpha, bandwidth
     """(α, bandwidth) of an all-to-all that never leaves scale-up: the family's own fitted low-latency kernel
     (calibration/profiles/<family>.yaml `comm.ll_nvlink`; NVLink, or UB on Ascend) when the calibration
     takes it from the profile and the family has one, else the given values."""
-    if not calibration.nvlink_from_profile:
-        return alpha, bandwidth
-    from afdscope.calibration.profiles import comm_entry, family_of
-
-    family = family_of(hw)
-    entry, use = comm_entry(family, "ll_nvlink", hw.name)
-    if not use.profile.startswith(f"{family}/"):  # inherited across fabrics: not this hardware's kernel
+    entry = own_comm_entry(hw, "ll_nvlink") if calibration.nvlink_from_profile else None
+    if entry is None:
         return alpha, bandwidth
     return entry["alpha_us"] * 1e-6, hw.scale_up_bandwidth * entry["e_bw"]
 
